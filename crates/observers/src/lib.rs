@@ -1,0 +1,61 @@
+//! Generative-AI observability: record every LLM chat completion your application makes.
+//!
+//! Wrap an OpenAI-compatible client (OpenAI, Hugging Face Inference, vLLM, TGI, Ollama,
+//! llama.cpp...) and every chat completion (request messages, arguments, response, tokens,
+//! tool calls, errors, latency) becomes a row in a store:
+//! - [`DuckDbStore`] (feature `duckdb`, default): a local DuckDB file, `store.db`, table
+//!   `openai_records`, queryable with the `duckdb` CLI;
+//! - [`hf`] (feature `hf`): Parquet shards pushed to a Hugging Face Hub dataset.
+//!
+//! This crate only re-exports; the pieces live in `observers-core` (the record, its Arrow
+//! schema, the [`Store`] trait), `observers-openai`, `observers-store-duckdb` and
+//! `observers-store-hf`, which can also be used alone.
+//!
+//! # Example
+//! ```
+//! use observers::{ChatCompletionRecord, DuckDbStore, Message, Store};
+//!
+//! # tokio::runtime::Runtime::new()?.block_on(async {
+//! let store = DuckDbStore::open(":memory:")?;
+//! let mut record = ChatCompletionRecord::new("gpt-4o-mini");
+//! record.messages.push(Message::new("user", "Hello"));
+//! store.add(record).await?;
+//! store.flush().await?;
+//! assert_eq!(store.count().await?, 1);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! # })?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## Crate Feature Flags
+//! - `duckdb` (default): [`DuckDbStore`] and the [`duckdb`] module.
+//! - `openai` (default): the OpenAI-compatible client wrapper, module [`openai`].
+//! - `hf`: the Hugging Face Hub store, module [`hf`].
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+pub use observers_core::{
+    records_from_batch, records_to_batch, schema, ChatCompletionRecord, Message, Store, StoreError,
+    StoreStats,
+};
+
+/// The record, schema and store trait (`observers-core`).
+pub use observers_core as core;
+
+/// The DuckDB store (`observers-store-duckdb`).
+#[cfg(feature = "duckdb")]
+#[cfg_attr(docsrs, doc(cfg(feature = "duckdb")))]
+pub use observers_store_duckdb as duckdb;
+#[cfg(feature = "duckdb")]
+#[cfg_attr(docsrs, doc(cfg(feature = "duckdb")))]
+pub use observers_store_duckdb::DuckDbStore;
+
+/// The OpenAI-compatible client wrapper (`observers-openai`).
+#[cfg(feature = "openai")]
+#[cfg_attr(docsrs, doc(cfg(feature = "openai")))]
+pub use observers_openai as openai;
+
+/// The Hugging Face Hub store (`observers-store-hf`).
+#[cfg(feature = "hf")]
+#[cfg_attr(docsrs, doc(cfg(feature = "hf")))]
+pub use observers_store_hf as hf;

@@ -1,0 +1,149 @@
+//! Project automation, run as `cargo xtask <command>` (see `.cargo/config.toml`).
+//!
+//! - `cargo xtask test`: installs what the tests need (a Python venv with the `duckdb` CLI
+//!   and the interop packages of `xtask/requirements.txt`), then runs every test.
+//! - `cargo xtask ci`: what CI runs: format check, clippy, the quickstart example, the tests.
+//! - `cargo xtask bench`: the benchmarks, in release mode.
+
+use std::env;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(about = "observers project tasks")]
+struct Cli {
+    #[command(subcommand)]
+    command: Task,
+}
+
+#[derive(Subcommand)]
+enum Task {
+    /// Install test tools (Python venv with the duckdb CLI...), then run all tests.
+    Test {
+        /// Extra arguments for the test runner (e.g. a test name filter).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Everything CI checks: fmt, clippy, the quickstart example, the tests.
+    Ci,
+    /// Run the benchmarks (release build) and print their figures.
+    Bench {
+        /// Extra arguments for the benchmarks (e.g. a benchmark name filter).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+}
+
+type Result<T = ()> = std::result::Result<T, String>;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Task::Test { args } => test(&args),
+        Task::Ci => ci(),
+        Task::Bench { args } => bench(&args),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_else(|| ".".into())
+}
+
+fn target_dir() -> PathBuf {
+    env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| project_root().join("target"))
+}
+
+fn cargo() -> Command {
+    let mut command = Command::new(env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    command.current_dir(project_root());
+    command
+}
+
+fn run(command: &mut Command) -> Result {
+    eprintln!("xtask: running {command:?}");
+    let status = command.status().map_err(|e| format!("could not start {command:?}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{command:?} failed with {status}"))
+    }
+}
+
+/// The venv with the Python tools tests drive; created or updated when requirements change.
+fn python_venv() -> Result<PathBuf> {
+    let venv =
+        env::var_os("OBSERVERS_VENV").map(PathBuf::from).unwrap_or_else(|| target_dir().join("py-venv"));
+    let requirements = project_root().join("xtask/requirements.txt");
+    let wanted =
+        std::fs::read_to_string(&requirements).map_err(|e| format!("{}: {e}", requirements.display()))?;
+    let stamp = venv.join(".observers-requirements");
+    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(wanted.as_str()) {
+        return Ok(venv);
+    }
+    let python = env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+    run(Command::new(&python).args(["-m", "venv"]).arg(&venv))?;
+    run(Command::new(venv.join("bin/python"))
+        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "-r"])
+        .arg(&requirements))?;
+    std::fs::write(&stamp, wanted).map_err(|e| format!("{}: {e}", stamp.display()))?;
+    Ok(venv)
+}
+
+fn with_venv(command: &mut Command, venv: &Path) -> Result {
+    let mut path = vec![venv.join("bin")];
+    path.extend(env::split_paths(&env::var_os("PATH").unwrap_or_default()));
+    let path: OsString = env::join_paths(path).map_err(|e| e.to_string())?;
+    command.env("PATH", path).env("OBSERVERS_DUCKDB_CLI", venv.join("bin/duckdb")).env("VIRTUAL_ENV", venv);
+    Ok(())
+}
+
+fn has_nextest() -> bool {
+    cargo().args(["nextest", "--version"]).output().map(|o| o.status.success()).unwrap_or(false)
+}
+
+fn test(args: &[String]) -> Result {
+    let venv = python_venv()?;
+    // Doc tests first (nextest does not run them), so the runner's summary closes the output.
+    let mut doc = cargo();
+    doc.args(["test", "--workspace", "--doc"]);
+    with_venv(&mut doc, &venv)?;
+    run(&mut doc)?;
+    let mut tests = cargo();
+    if has_nextest() {
+        tests.args(["nextest", "run", "--workspace", "--no-fail-fast"]);
+    } else {
+        tests.args(["test", "--workspace", "--no-fail-fast"]);
+    }
+    tests.args(args);
+    with_venv(&mut tests, &venv)?;
+    run(&mut tests)
+}
+
+fn ci() -> Result {
+    run(cargo().args(["fmt", "--all", "--", "--check"]))?;
+    run(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+    run(cargo()
+        .args(["run", "--example", "quickstart"])
+        .env_remove("OPENAI_API_KEY")
+        .env_remove("HF_TOKEN"))?;
+    test(&[])
+}
+
+fn bench(args: &[String]) -> Result {
+    let mut command = cargo();
+    command.args(["bench", "--workspace"]);
+    if !args.is_empty() {
+        command.arg("--").args(args);
+    }
+    run(&mut command)
+}

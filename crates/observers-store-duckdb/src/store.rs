@@ -1,0 +1,316 @@
+//! [`DuckDbStore`]: the handle users hold.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc as std_mpsc, Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use duckdb::vtab::arrow::ArrowBatchRegistration;
+use duckdb::{params, Config, Connection};
+use observers_core::arrow::array::{RecordBatch, StringArray};
+use observers_core::arrow::datatypes::{DataType, Field, Schema};
+use observers_core::uuid::Uuid;
+use observers_core::{records_from_batch, ChatCompletionRecord, Store, StoreStats, TryAddError};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::{Error, Result};
+use crate::migrations;
+use crate::writer::{insert_sql, Command, Counters, Writer};
+
+/// The file [`DuckDbStore::open_default`] opens.
+pub const DEFAULT_PATH: &str = "store.db";
+/// The table records go to.
+pub const TABLE: &str = "openai_records";
+/// Default number of queued commands before [`Store::add`] waits.
+pub const DEFAULT_QUEUE_CAPACITY: usize = 8192;
+/// Default largest number of records inserted in one statement.
+pub const DEFAULT_MAX_BATCH: usize = 4096;
+/// How long dropping the last handle waits for queued records to be written.
+pub const DROP_FLUSH_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A store writing records to a local DuckDB file, table [`openai_records`](TABLE).
+///
+/// One background thread owns the connection and inserts records in batches; handles are
+/// cheap clones sharing it. [`add`](Store::add) only queues, and waits only when the queue
+/// is full. Dropping the last handle writes what is queued and releases the file; so does
+/// [`close`](Store::close), which also reports errors.
+///
+/// # Example
+/// ```
+/// use observers_store_duckdb::DuckDbStore;
+/// use observers_core::{ChatCompletionRecord, Store};
+///
+/// # tokio::runtime::Runtime::new()?.block_on(async {
+/// let dir = tempfile::tempdir()?;
+/// let store = DuckDbStore::open(dir.path().join("store.db"))?;
+/// store.add(ChatCompletionRecord::new("gpt-4o-mini")).await?;
+/// store.flush().await?;
+/// assert_eq!(store.count().await?, 1);
+/// store.close().await?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # })?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct DuckDbStore {
+    // Field order matters: the queue's sender must drop before `shared`, whose `Drop` waits
+    // for the writer to see the queue closed and finish.
+    queue: mpsc::Sender<Command>,
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    path: PathBuf,
+    counters: Arc<Counters>,
+    closed: AtomicBool,
+    /// Disconnected when the writer thread has finished.
+    finished: Mutex<std_mpsc::Receiver<()>>,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // Every sender is gone, so the writer drains the queue and stops.
+        let finished = self.finished.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Err(std_mpsc::RecvTimeoutError::Timeout) = finished.recv_timeout(DROP_FLUSH_TIMEOUT) {
+            tracing::error!(path = %self.path.display(), "observers store still writing after {DROP_FLUSH_TIMEOUT:?}; giving up waiting");
+        }
+    }
+}
+
+impl fmt::Debug for DuckDbStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DuckDbStore")
+            .field("path", &self.shared.path)
+            .field("stats", &self.shared.counters.snapshot())
+            .finish()
+    }
+}
+
+/// Options for opening a [`DuckDbStore`].
+#[derive(Debug, Clone)]
+pub struct DuckDbStoreBuilder {
+    path: PathBuf,
+    queue_capacity: usize,
+    max_batch: usize,
+}
+
+impl DuckDbStoreBuilder {
+    /// How many records may wait in the queue before [`Store::add`] waits (backpressure).
+    pub fn queue_capacity(mut self, capacity: usize) -> Self {
+        self.queue_capacity = capacity.max(1);
+        self
+    }
+
+    /// The largest number of records inserted in one statement.
+    pub fn max_batch(mut self, records: usize) -> Self {
+        self.max_batch = records.max(1);
+        self
+    }
+
+    /// Opens (or creates) the database, applies migrations and starts the writer thread.
+    pub fn open(self) -> Result<DuckDbStore> {
+        let mut conn = connect(&self.path)?;
+        migrations::apply(&mut conn, &self.path)?;
+        Writer::prepare(&conn)?;
+        let counters = Arc::new(Counters::default());
+        let (queue, receiver) = mpsc::channel(self.queue_capacity);
+        let (finished_tx, finished_rx) = std_mpsc::channel::<()>();
+        let writer =
+            Writer { conn, counters: counters.clone(), max_batch: self.max_batch, insert_sql: insert_sql() };
+        std::thread::Builder::new()
+            .name("observers-duckdb-writer".into())
+            .spawn(move || {
+                writer.run(receiver);
+                drop(finished_tx);
+            })
+            .map_err(Error::Spawn)?;
+        Ok(DuckDbStore {
+            queue,
+            shared: Arc::new(Shared {
+                path: self.path,
+                counters,
+                closed: AtomicBool::new(false),
+                finished: Mutex::new(finished_rx),
+            }),
+        })
+    }
+}
+
+/// Opens the file so that DuckDB 1.5 tools (the `duckdb` CLI on PyPI) can read it too, and
+/// turns DuckDB's open errors into ones that say what to do.
+fn connect(path: &Path) -> Result<Connection> {
+    let config = Config::default()
+        // DuckDB 2.0's default storage format cannot be read by DuckDB 1.x tools.
+        .with("storage_compatibility_version", "v1.5.0")?
+        // Never reach for the network: json and parquet are linked in.
+        .enable_autoload_extension(false)?;
+    let opened = if path.as_os_str() == ":memory:" {
+        Connection::open_in_memory_with_flags(config)
+    } else {
+        Connection::open_with_flags(path, config)
+    };
+    opened.map_err(|e| {
+        let detail = e.to_string();
+        let lower = detail.to_lowercase();
+        if lower.contains("lock") {
+            Error::Locked { path: path.to_path_buf(), detail }
+        } else if lower.contains("not a valid duckdb database")
+            || lower.contains("corrupt")
+            || lower.contains("invalid magic")
+            || lower.contains("unable to open database")
+        {
+            Error::NotADatabase { path: path.to_path_buf(), detail }
+        } else {
+            Error::DuckDb(e)
+        }
+    })
+}
+
+impl DuckDbStore {
+    /// Opens `./store.db`, creating it if missing.
+    pub fn open_default() -> Result<Self> {
+        Self::open(DEFAULT_PATH)
+    }
+
+    /// Opens the database at `path` (created if missing); `":memory:"` for a throwaway one.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Self::builder(path).open()
+    }
+
+    /// Options for opening the database at `path`.
+    pub fn builder(path: impl AsRef<Path>) -> DuckDbStoreBuilder {
+        DuckDbStoreBuilder {
+            path: path.as_ref().to_path_buf(),
+            queue_capacity: DEFAULT_QUEUE_CAPACITY,
+            max_batch: DEFAULT_MAX_BATCH,
+        }
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.shared.path
+    }
+
+    /// Runs `job` on the writer thread, after everything queued before it.
+    async fn run<T: Send + 'static>(
+        &self,
+        job: impl FnOnce(&mut Connection) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let (reply, answer) = oneshot::channel();
+        let job = Box::new(move |conn: &mut Connection| {
+            let _ = reply.send(job(conn));
+        });
+        self.queue.send(Command::Run(job)).await.map_err(|_| Error::Closed)?;
+        answer.await.map_err(|_| Error::Closed)?
+    }
+
+    /// Number of records in the store (after everything added before this call).
+    pub async fn count(&self) -> Result<u64> {
+        self.run(|conn| {
+            let n: i64 = conn.query_row("SELECT count(*) FROM openai_records", [], |row| row.get(0))?;
+            Ok(u64::try_from(n).unwrap_or_default())
+        })
+        .await
+    }
+
+    /// The record with this id, if any.
+    pub async fn get(&self, id: Uuid) -> Result<Option<ChatCompletionRecord>> {
+        let sql = select_sql("WHERE id = ?");
+        self.run(move |conn| Ok(query_records(conn, &sql, params![id.to_string()])?.into_iter().next())).await
+    }
+
+    /// Up to `limit` records not yet synced (`synced_at IS NULL`), in id (time) order,
+    /// starting after `after`. Page through them by passing the last id you got.
+    pub async fn unsynced(&self, after: Option<Uuid>, limit: usize) -> Result<Vec<ChatCompletionRecord>> {
+        let sql = select_sql("WHERE synced_at IS NULL AND id > ? ORDER BY id LIMIT ?");
+        let after = after.map(|id| id.to_string()).unwrap_or_default();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.run(move |conn| query_records(conn, &sql, params![after, limit])).await
+    }
+
+    /// Sets `synced_at` for these records; returns how many rows were updated.
+    pub async fn mark_synced(&self, ids: &[Uuid], at: DateTime<Utc>) -> Result<u64> {
+        let ids: StringArray = ids.iter().map(|id| Some(id.to_string())).collect();
+        let schema = Arc::new(Schema::new(vec![Field::new("id", DataType::Utf8, false)]));
+        let batch =
+            RecordBatch::try_new(schema, vec![Arc::new(ids)]).map_err(observers_core::StoreError::from)?;
+        self.run(move |conn| {
+            let registration = ArrowBatchRegistration::new(batch);
+            let updated = conn.execute(
+                "UPDATE openai_records SET synced_at = ? WHERE id IN (SELECT id FROM arrow(?))",
+                params![at.naive_utc(), &registration],
+            )?;
+            Ok(updated as u64)
+        })
+        .await
+    }
+}
+
+fn select_sql(filter: &str) -> String {
+    format!("SELECT {} FROM openai_records {filter}", observers_core::COLUMNS.join(", "))
+}
+
+fn query_records(
+    conn: &Connection,
+    sql: &str,
+    params: impl duckdb::Params,
+) -> Result<Vec<ChatCompletionRecord>> {
+    let mut statement = conn.prepare(sql)?;
+    let mut records = Vec::new();
+    for batch in statement.query_arrow(params)? {
+        records.extend(records_from_batch(&batch)?);
+    }
+    Ok(records)
+}
+
+#[async_trait]
+impl Store for DuckDbStore {
+    async fn add(&self, record: ChatCompletionRecord) -> observers_core::Result<()> {
+        if self.shared.closed.load(Ordering::Acquire) {
+            return Err(observers_core::StoreError::Closed);
+        }
+        self.queue
+            .send(Command::Record(Box::new(record)))
+            .await
+            .map_err(|_| observers_core::StoreError::Closed)
+    }
+
+    fn try_add(&self, record: ChatCompletionRecord) -> std::result::Result<(), TryAddError> {
+        if self.shared.closed.load(Ordering::Acquire) {
+            return Err(TryAddError::Closed(Box::new(record)));
+        }
+        self.queue.try_send(Command::Record(Box::new(record))).map_err(|e| {
+            let full = matches!(e, mpsc::error::TrySendError::Full(_));
+            let Command::Record(record) = e.into_inner() else { unreachable!("try_add only sends records") };
+            if full {
+                TryAddError::Full(record)
+            } else {
+                TryAddError::Closed(record)
+            }
+        })
+    }
+
+    async fn flush(&self) -> observers_core::Result<()> {
+        let (reply, done) = oneshot::channel();
+        self.queue.send(Command::Flush(reply)).await.map_err(|_| observers_core::StoreError::Closed)?;
+        done.await.map_err(|_| observers_core::StoreError::Closed)
+    }
+
+    async fn close(&self) -> observers_core::Result<()> {
+        if self.shared.closed.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        let (reply, done) = oneshot::channel();
+        if self.queue.send(Command::Close(reply)).await.is_ok() {
+            let _ = done.await;
+        }
+        Ok(())
+    }
+
+    fn stats(&self) -> StoreStats {
+        self.shared.counters.snapshot()
+    }
+}

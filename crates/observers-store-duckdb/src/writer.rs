@@ -1,0 +1,130 @@
+//! The writer thread: the one owner of the DuckDB connection.
+//!
+//! Every command goes through one bounded queue, so a flush or a read sees every record
+//! added before it. Records are inserted in batches: the writer takes whatever is queued
+//! (up to `max_batch`) and inserts it as one Arrow batch in one statement. Under load the
+//! batches grow by themselves; an idle store writes each record at once.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use duckdb::vtab::arrow::{ArrowBatchRegistration, ArrowVTab};
+use duckdb::Connection;
+use observers_core::{records_to_batch, ChatCompletionRecord, StoreStats};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::{Error, Result};
+
+/// A job run on the writer thread with the connection (reads, marking synced...).
+pub(crate) type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+
+pub(crate) enum Command {
+    Record(Box<ChatCompletionRecord>),
+    Flush(oneshot::Sender<()>),
+    Run(Job),
+    Close(oneshot::Sender<()>),
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    written: AtomicU64,
+    failed: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn snapshot(&self) -> StoreStats {
+        StoreStats {
+            written: self.written.load(Ordering::Relaxed),
+            failed: self.failed.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// `INSERT INTO openai_records (<columns>) SELECT <columns> FROM arrow(?)`, columns by name
+/// from the core schema, so the table's physical order never matters.
+pub(crate) fn insert_sql() -> String {
+    let columns = observers_core::COLUMNS.join(", ");
+    format!("INSERT INTO openai_records ({columns}) SELECT {columns} FROM arrow(?)")
+}
+
+pub(crate) struct Writer {
+    pub(crate) conn: Connection,
+    pub(crate) counters: Arc<Counters>,
+    pub(crate) max_batch: usize,
+    pub(crate) insert_sql: String,
+}
+
+impl Writer {
+    pub(crate) fn prepare(conn: &Connection) -> Result<()> {
+        conn.register_table_function::<ArrowVTab>("arrow")?;
+        Ok(())
+    }
+
+    pub(crate) fn run(mut self, mut queue: mpsc::Receiver<Command>) {
+        let mut pending: Vec<ChatCompletionRecord> = Vec::with_capacity(self.max_batch);
+        'outer: while let Some(first) = queue.blocking_recv() {
+            let mut next = Some(first);
+            while let Some(command) = next.take() {
+                match command {
+                    Command::Record(record) => pending.push(*record),
+                    Command::Flush(reply) => {
+                        self.write(&mut pending);
+                        let _ = reply.send(());
+                    }
+                    Command::Run(job) => {
+                        self.write(&mut pending);
+                        job(&mut self.conn);
+                    }
+                    Command::Close(reply) => {
+                        self.write(&mut pending);
+                        let _ = reply.send(());
+                        break 'outer;
+                    }
+                }
+                if pending.len() < self.max_batch {
+                    next = queue.try_recv().ok();
+                }
+            }
+            self.write(&mut pending);
+        }
+        // Dropping the connection here releases the file lock; the thread's end is what
+        // `Drop for Shared` waits for.
+        if let Err(e) = self.conn.execute_batch("CHECKPOINT") {
+            tracing::warn!(error = %e, "final checkpoint of the observers store failed");
+        }
+    }
+
+    /// Inserts `pending` as one batch; if that fails, inserts record by record so one bad
+    /// record costs only itself, logged and counted.
+    fn write(&mut self, pending: &mut Vec<ChatCompletionRecord>) {
+        if pending.is_empty() {
+            return;
+        }
+        match self.insert(pending) {
+            Ok(()) => {
+                self.counters.written.fetch_add(pending.len() as u64, Ordering::Relaxed);
+            }
+            Err(batch_error) => {
+                tracing::debug!(error = %batch_error, rows = pending.len(), "batch insert failed; retrying row by row");
+                for record in pending.iter() {
+                    match self.insert(std::slice::from_ref(record)) {
+                        Ok(()) => self.counters.written.fetch_add(1, Ordering::Relaxed),
+                        Err(e) => {
+                            tracing::error!(id = %record.id, error = %e, "could not store an observers record");
+                            self.counters.failed.fetch_add(1, Ordering::Relaxed)
+                        }
+                    };
+                }
+            }
+        }
+        pending.clear();
+    }
+
+    fn insert(&mut self, records: &[ChatCompletionRecord]) -> Result<()> {
+        let batch = records_to_batch(records).map_err(Error::Record)?;
+        let registration = ArrowBatchRegistration::new(batch);
+        let mut statement = self.conn.prepare_cached(&self.insert_sql)?;
+        statement.execute([&registration])?;
+        Ok(())
+    }
+}

@@ -1,2 +1,59 @@
-//! Observe every chat completion of any OpenAI-compatible API (work in progress: the client
-//! wrapper lands here).
+//! Observe every chat completion of any OpenAI-compatible API: OpenAI, Hugging Face
+//! Inference (router and dedicated endpoints), vLLM, TGI, Ollama, llama.cpp, LiteLLM...
+//!
+//! This crate provides:
+//! - [`OpenAi`]: a chat-completions client over reqwest, configured from the usual
+//!   environment ([`OpenAi::from_env`]) or a [builder](OpenAi::builder);
+//! - [`wrap_openai`] / [`wrap_openai_with`]: the same client, recording every call as a
+//!   [`ChatCompletionRecord`](observers_core::ChatCompletionRecord) in any
+//!   [`Store`](observers_core::Store), with tags, properties, sampling and default arguments
+//!   ([`WrapOptions`]);
+//! - lenient request and response types ([`ChatCompletionRequest`], [`ChatCompletion`],
+//!   [`ChatCompletionChunk`]) that accept what real providers send;
+//! - [`ChatCompletionStream`]: streamed answers, reassembled into one record.
+//!
+//! The caller always gets what the server returned; observing adds a queue push, and a
+//! failing store never fails a call. API keys never reach a record, a log line or an error.
+//!
+//! # Example
+//! ```no_run
+//! use futures_util::StreamExt;
+//! use observers_openai::{wrap_openai, ChatCompletionRequest, ChatMessage, OpenAi};
+//! use observers_store_duckdb::DuckDbStore;
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let client = wrap_openai(OpenAi::from_env()?, DuckDbStore::open_default()?);
+//! let request = ChatCompletionRequest::new("gpt-4o-mini").message(ChatMessage::user("Tell me a joke"));
+//!
+//! let completion = client.chat().completions().create(request.clone()).await?;
+//! println!("{}", completion.content().unwrap_or_default());
+//!
+//! let mut stream = client.chat().completions().create_stream(request).await?;
+//! while let Some(chunk) = stream.next().await {
+//!     print!("{}", chunk?.content().unwrap_or_default());
+//! }
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! ## Crate Feature Flags
+//! - `blocking`: reserved for a blocking client for scripts (not implemented yet).
+
+mod client;
+mod error;
+mod observe;
+mod sse;
+mod stream;
+mod types;
+
+pub use client::{
+    Chat, Completions, OpenAi, OpenAiBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, HF_ROUTER_BASE_URL,
+    OPENAI_BASE_URL,
+};
+pub use error::{ApiError, Error, Result};
+pub use observe::{wrap_openai, wrap_openai_with, WrapOptions};
+pub use stream::ChatCompletionStream;
+pub use types::{
+    AssistantMessage, ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ChatMessage, Choice,
+    ChunkChoice, Delta, FunctionCall, ToolCall, ToolCallDelta, Usage,
+};

@@ -1,0 +1,386 @@
+//! Observation: turning each call into a [`ChatCompletionRecord`] handed to a store.
+//!
+//! Everything here runs on the caller's path, so it does only CPU work proportional to the
+//! request and response it already has, and hands the record over with a queue push
+//! ([`Store::try_add`]); it awaits the store only when its queue is full.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Bytes;
+use chrono::Utc;
+use observers_core::uuid::Uuid;
+use observers_core::{ChatCompletionRecord, Message, Store, TryAddError};
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+
+use crate::client::{elapsed_ms, Answer, OpenAi};
+use crate::error::{Error, Result};
+use crate::types::{ChatCompletion, ChatCompletionRequest};
+
+/// Wraps `client` so that every chat completion it makes is recorded in `store`.
+///
+/// The returned client has the same API; it hands each call's record to the store without
+/// waiting for I/O, and a failing store never fails the call (see
+/// [`OpenAi::records_lost`]). Use [`wrap_openai_with`] for tags, properties, sampling and
+/// default arguments.
+///
+/// # Example
+/// ```no_run
+/// use observers_openai::{wrap_openai, ChatCompletionRequest, ChatMessage, OpenAi};
+/// use observers_store_duckdb::DuckDbStore;
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let client = wrap_openai(OpenAi::from_env()?, DuckDbStore::open_default()?);
+/// let request = ChatCompletionRequest::new("gpt-4o-mini").message(ChatMessage::user("Hello"));
+/// let completion = client.chat().completions().create(request).await?;
+/// # Ok(())
+/// # }
+/// ```
+pub fn wrap_openai(client: OpenAi, store: impl Store) -> OpenAi {
+    wrap_openai_with(client, store, WrapOptions::default())
+}
+
+/// [`wrap_openai`] with options.
+pub fn wrap_openai_with(client: OpenAi, store: impl Store, options: WrapOptions) -> OpenAi {
+    let seed = options.seed.unwrap_or_else(rand::random);
+    OpenAi {
+        inner: client.inner,
+        observer: Some(Arc::new(Observer {
+            store: Arc::new(store),
+            options,
+            seed,
+            calls: AtomicU64::new(0),
+            lost: AtomicU64::new(0),
+        })),
+    }
+}
+
+/// How a wrapped client records its calls.
+///
+/// # Example
+/// ```
+/// use observers_openai::WrapOptions;
+/// use serde_json::json;
+///
+/// let options = WrapOptions::default()
+///     .tags(["production", "chatbot"])
+///     .properties(json!({"app_version": "1.4.2"}))
+///     .logging_rate(0.25)                              // record one call in four
+///     .default_arguments(json!({"temperature": 0.0}))  // unless a call sets its own
+///     .stream_usage(true);                             // ask streams for token usage
+/// ```
+#[derive(Debug, Clone)]
+pub struct WrapOptions {
+    tags: Vec<String>,
+    properties: Map<String, Value>,
+    logging_rate: f64,
+    seed: Option<u64>,
+    default_arguments: Map<String, Value>,
+    stream_usage: bool,
+}
+
+impl Default for WrapOptions {
+    fn default() -> Self {
+        Self {
+            tags: Vec::new(),
+            properties: Map::new(),
+            logging_rate: 1.0,
+            seed: None,
+            default_arguments: Map::new(),
+            stream_usage: false,
+        }
+    }
+}
+
+impl WrapOptions {
+    /// Tags added to every record.
+    pub fn tags<T: Into<String>>(mut self, tags: impl IntoIterator<Item = T>) -> Self {
+        self.tags.extend(tags.into_iter().map(Into::into));
+        self
+    }
+
+    /// Properties added to every record (a JSON object; other values are ignored).
+    pub fn properties(mut self, properties: Value) -> Self {
+        if let Value::Object(map) = properties {
+            self.properties.extend(map);
+        }
+        self
+    }
+
+    /// The share of calls recorded, from 0.0 (none) to 1.0 (all, the default).
+    pub fn logging_rate(mut self, rate: f64) -> Self {
+        self.logging_rate = if rate.is_nan() { 1.0 } else { rate.clamp(0.0, 1.0) };
+        self
+    }
+
+    /// Makes sampling deterministic: the same seed samples the same calls (for tests).
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// Request parameters used when a call does not set them (a JSON object).
+    pub fn default_arguments(mut self, arguments: Value) -> Self {
+        if let Value::Object(map) = arguments {
+            self.default_arguments.extend(map);
+        }
+        self
+    }
+
+    /// Sets `stream_options.include_usage` on streamed calls that do not set
+    /// `stream_options`, so their records get token counts. Off by default: some providers
+    /// (Azure AI Foundry, old TGI) refuse the parameter.
+    pub fn stream_usage(mut self, enabled: bool) -> Self {
+        self.stream_usage = enabled;
+        self
+    }
+}
+
+pub(crate) struct Observer {
+    store: Arc<dyn Store>,
+    options: WrapOptions,
+    seed: u64,
+    calls: AtomicU64,
+    lost: AtomicU64,
+}
+
+/// SplitMix64: a fast, well-mixed hash of the call number, so sampling is deterministic
+/// under a seed without a lock.
+fn splitmix64(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+impl Observer {
+    fn sample(&self) -> bool {
+        let rate = self.options.logging_rate;
+        if rate >= 1.0 {
+            return true;
+        }
+        let n = self.calls.fetch_add(1, Ordering::Relaxed);
+        let uniform = (splitmix64(self.seed ^ n) >> 11) as f64 / (1u64 << 53) as f64;
+        uniform < rate
+    }
+
+    pub(crate) fn lost(&self) -> u64 {
+        self.lost.load(Ordering::Relaxed)
+    }
+
+    fn count_lost(&self, id: Uuid, reason: &dyn std::fmt::Display) {
+        let total = self.lost.fetch_add(1, Ordering::Relaxed) + 1;
+        tracing::warn!(record = %id, total_lost = total, "observers could not store a record: {reason}");
+    }
+
+    /// Hands a record to the store; waits only if its queue is full.
+    pub(crate) async fn submit(&self, record: ChatCompletionRecord) {
+        let record = match self.store.try_add(record) {
+            Ok(()) => return,
+            Err(TryAddError::Full(record)) => *record,
+            Err(TryAddError::Closed(record)) => return self.count_lost(record.id, &"the store is closed"),
+        };
+        let id = record.id;
+        if let Err(error) = self.store.add(record).await {
+            self.count_lost(id, &error);
+        }
+    }
+
+    /// Hands a record to the store from code that cannot wait (a `Drop`, a `poll_next`):
+    /// a queue push, or a spawned task when the queue is full.
+    pub(crate) fn submit_now(self: &Arc<Self>, record: ChatCompletionRecord) {
+        match self.store.try_add(record) {
+            Ok(()) => {}
+            Err(TryAddError::Full(record)) => match tokio::runtime::Handle::try_current() {
+                Ok(runtime) => {
+                    let observer = self.clone();
+                    runtime.spawn(async move { observer.submit(*record).await });
+                }
+                Err(_) => {
+                    self.count_lost(record.id, &"the store's queue is full and no async runtime is running")
+                }
+            },
+            Err(TryAddError::Closed(record)) => self.count_lost(record.id, &"the store is closed"),
+        }
+    }
+}
+
+/// One call in flight: the request as sent, and (when observed) the record being built.
+pub(crate) struct Call {
+    body: Bytes,
+    started: Instant,
+    pub(crate) recording: Option<Recording>,
+}
+
+/// What an observed, sampled call carries until its record is complete.
+pub(crate) struct Recording {
+    pub(crate) observer: Arc<Observer>,
+    pub(crate) record: ChatCompletionRecord,
+    pub(crate) api_key: Option<String>,
+}
+
+impl Call {
+    pub(crate) fn begin(client: &OpenAi, mut request: ChatCompletionRequest) -> Call {
+        let timestamp = Utc::now();
+        let started = Instant::now();
+        let observer = client.observer.as_ref();
+        if let Some(observer) = observer {
+            for (key, value) in &observer.options.default_arguments {
+                request.body_mut().entry(key.clone()).or_insert_with(|| value.clone());
+            }
+            if observer.options.stream_usage
+                && request.is_stream()
+                && !request.body().contains_key("stream_options")
+            {
+                request
+                    .body_mut()
+                    .insert("stream_options".into(), serde_json::json!({"include_usage": true}));
+            }
+        }
+        let body = Bytes::from(serde_json::to_vec(request.body()).unwrap_or_default());
+        let recording = observer.filter(|o| o.sample()).map(|observer| Recording {
+            record: base_record(observer, &request, timestamp, client.inner.api_key()),
+            observer: observer.clone(),
+            api_key: client.inner.api_key().map(str::to_string),
+        });
+        Call { body, started, recording }
+    }
+
+    pub(crate) fn body(&self) -> Bytes {
+        self.body.clone()
+    }
+
+    pub(crate) fn started(&self) -> Instant {
+        self.started
+    }
+
+    /// Records the outcome of a non-streaming call and passes it on.
+    pub(crate) async fn finish(&mut self, result: Result<Answer>) -> Result<ChatCompletion> {
+        let Some(mut recording) = self.recording.take() else {
+            return result.map(|answer| answer.completion);
+        };
+        recording.record.latency_ms = Some(elapsed_ms(self.started));
+        match result {
+            Ok(answer) => {
+                fill_from_completion(&mut recording.record, &answer.completion);
+                recording.record.raw_response = raw_json(&answer.raw, recording.api_key.as_deref());
+                recording.observer.submit(recording.record).await;
+                Ok(answer.completion)
+            }
+            Err(error) => {
+                record_error(&mut recording.record, &error, recording.api_key.as_deref());
+                recording.observer.submit(recording.record).await;
+                Err(error)
+            }
+        }
+    }
+
+    /// Records a call that failed before any answer, and passes the error on.
+    pub(crate) async fn fail(&mut self, error: Error) -> Error {
+        if let Some(mut recording) = self.recording.take() {
+            recording.record.latency_ms = Some(elapsed_ms(self.started));
+            record_error(&mut recording.record, &error, recording.api_key.as_deref());
+            recording.observer.submit(recording.record).await;
+        }
+        error
+    }
+}
+
+/// The record as far as the request tells: model, messages, arguments, tags, properties.
+fn base_record(
+    observer: &Observer,
+    request: &ChatCompletionRequest,
+    timestamp: chrono::DateTime<Utc>,
+    api_key: Option<&str>,
+) -> ChatCompletionRecord {
+    let body = request.body();
+    let mut record = ChatCompletionRecord::started_at(request.model().map(str::to_string), timestamp);
+    if let Some(Value::Array(messages)) = body.get("messages") {
+        record.messages = messages.iter().map(Message::from_openai).collect();
+    }
+    let mut arguments: Map<String, Value> = body
+        .iter()
+        .filter(|(k, _)| *k != "model" && *k != "messages")
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if let Some(key) = api_key {
+        redact_value(&mut arguments, key);
+    }
+    record.arguments = (!arguments.is_empty()).then_some(Value::Object(arguments));
+    record.tags = observer.options.tags.iter().chain(&request.tags).cloned().collect();
+    let mut properties = observer.options.properties.clone();
+    properties.extend(request.properties.clone());
+    record.properties = (!properties.is_empty()).then_some(Value::Object(properties));
+    record
+}
+
+/// Replaces the key wherever a string holds it (a user may pass `api_key` as a parameter).
+fn redact_value(map: &mut Map<String, Value>, key: &str) {
+    fn walk(value: &mut Value, key: &str) {
+        match value {
+            Value::String(s) if s.contains(key) => *s = s.replace(key, "[REDACTED]"),
+            Value::Array(items) => items.iter_mut().for_each(|v| walk(v, key)),
+            Value::Object(map) => map.values_mut().for_each(|v| walk(v, key)),
+            _ => {}
+        }
+    }
+    if key.len() >= 4 {
+        map.values_mut().for_each(|v| walk(v, key));
+    }
+}
+
+/// The server's bytes as a JSON column value (the key removed if a server echoed it).
+pub(crate) fn raw_json(raw: &[u8], api_key: Option<&str>) -> Option<Box<RawValue>> {
+    let text = std::str::from_utf8(raw).ok()?.trim();
+    let text = match api_key {
+        Some(key) if key.len() >= 4 && text.contains(key) => text.replace(key, "[REDACTED]"),
+        _ => text.to_string(),
+    };
+    RawValue::from_string(text).ok()
+}
+
+fn to_i32(n: Option<u64>) -> Option<i32> {
+    n.and_then(|n| i32::try_from(n).ok())
+}
+
+pub(crate) fn fill_usage(record: &mut ChatCompletionRecord, usage: &crate::types::Usage) {
+    record.prompt_tokens = to_i32(usage.prompt_tokens);
+    record.completion_tokens = to_i32(usage.completion_tokens);
+    record.total_tokens =
+        to_i32(usage.total_tokens).or_else(|| match (usage.prompt_tokens, usage.completion_tokens) {
+            (Some(p), Some(c)) => to_i32(Some(p + c)),
+            _ => None,
+        });
+}
+
+fn fill_from_completion(record: &mut ChatCompletionRecord, completion: &ChatCompletion) {
+    record.response_id = completion.id.clone().filter(|id| !id.is_empty());
+    if record.model.is_none() {
+        record.model = completion.model.clone();
+    }
+    if let Some(usage) = &completion.usage {
+        fill_usage(record, usage);
+    }
+    let choice = completion.choices.iter().find(|c| c.index.unwrap_or(0) == 0).or(completion.choices.first());
+    if let Some(choice) = choice {
+        record.assistant_message = choice.message.content.clone();
+        record.finish_reason = choice.finish_reason.clone();
+        record.tool_calls =
+            choice.message.tool_calls.as_ref().and_then(|calls| serde_json::to_value(calls).ok());
+        record.function_call = choice.message.function_call.clone();
+    }
+}
+
+/// Marks the record failed. Error messages are already free of the key (the client redacts
+/// them); the provider's error body is redacted here.
+pub(crate) fn record_error(record: &mut ChatCompletionRecord, error: &Error, api_key: Option<&str>) {
+    record.error = Some(error.to_string());
+    record.finish_reason = Some("error".into());
+    if let Error::Api(api) = error {
+        if let Some(body) = &api.body {
+            record.raw_response = raw_json(body.to_string().as_bytes(), api_key);
+        }
+    }
+}

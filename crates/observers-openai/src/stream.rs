@@ -191,6 +191,9 @@ impl Stream for ChatCompletionStream {
                 return Poll::Ready(Some(item));
             }
             if this.ended {
+                // Read what is already buffered past `[DONE]` (usually the body's end), so the
+                // connection can be reused; never wait for more.
+                while let Poll::Ready(Some(Ok(_))) = this.body.as_mut().poll_next(cx) {}
                 return Poll::Ready(None);
             }
             let bytes = match this.body.as_mut().poll_next(cx) {

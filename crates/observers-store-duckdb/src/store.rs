@@ -231,6 +231,19 @@ impl DuckDbStore {
         self.run(move |conn| query_records(conn, &sql, params![after, limit])).await
     }
 
+    /// Runs any SQL query of yours against the store (e.g. `from openai_records limit 10`)
+    /// and returns the result as Arrow batches, after everything added before this call.
+    ///
+    /// The SQL is yours: never build it from untrusted input.
+    pub async fn query(&self, sql: impl Into<String>) -> Result<Vec<RecordBatch>> {
+        let sql = sql.into();
+        self.run(move |conn| {
+            let mut statement = conn.prepare(&sql)?;
+            Ok(statement.query_arrow([])?.collect())
+        })
+        .await
+    }
+
     /// Sets `synced_at` for these records; returns how many rows were updated.
     pub async fn mark_synced(&self, ids: &[Uuid], at: DateTime<Utc>) -> Result<u64> {
         let ids: StringArray = ids.iter().map(|id| Some(id.to_string())).collect();

@@ -29,6 +29,7 @@ use std::time::Duration;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method};
 use axum::response::Response;
+use axum::serve::ListenerExt;
 use axum::Router;
 use serde_json::Value;
 use tokio::net::TcpListener;
@@ -302,6 +303,11 @@ impl MockOpenAi {
                 // An error means the handle is gone: shut down as well.
                 let _ = stop.wait_for(|stop| *stop).await;
             };
+            // Streams are many small writes: without TCP_NODELAY, Nagle's algorithm meets the
+            // client's delayed ACKs and chunks stall for 40 ms.
+            let listener = listener.tap_io(|tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
             if let Err(err) = axum::serve(listener, app).with_graceful_shutdown(stopped).await {
                 tracing::warn!(%err, "mock OpenAI server stopped with an error");
             }

@@ -12,6 +12,20 @@
 //! `observers-store-hf`, which can also be used alone.
 //!
 //! # Example
+//! ```no_run
+//! use observers::{wrap_openai, ChatCompletionRequest, ChatMessage, DuckDbStore, OpenAi};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! // OPENAI_API_KEY / OPENAI_BASE_URL from the environment; rows go to ./store.db
+//! let client = wrap_openai(OpenAi::from_env()?, DuckDbStore::open_default()?);
+//! let request = ChatCompletionRequest::new("gpt-4o-mini").message(ChatMessage::user("Hello!"));
+//! let completion = client.chat().completions().create(request).await?;
+//! println!("{}", completion.content().unwrap_or_default());
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Records can also be written directly:
 //! ```
 //! use observers::{ChatCompletionRecord, DuckDbStore, Message, Store};
 //!
@@ -54,6 +68,12 @@ pub use observers_store_duckdb::DuckDbStore;
 #[cfg(feature = "openai")]
 #[cfg_attr(docsrs, doc(cfg(feature = "openai")))]
 pub use observers_openai as openai;
+#[cfg(feature = "openai")]
+#[cfg_attr(docsrs, doc(cfg(feature = "openai")))]
+pub use observers_openai::{
+    wrap_openai, wrap_openai_with, ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ChatMessage,
+    OpenAi, WrapOptions,
+};
 
 /// The Hugging Face Hub store (`observers-store-hf`).
 #[cfg(feature = "hf")]

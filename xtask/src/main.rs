@@ -103,7 +103,11 @@ fn with_venv(command: &mut Command, venv: &Path) -> Result {
     let mut path = vec![venv.join("bin")];
     path.extend(env::split_paths(&env::var_os("PATH").unwrap_or_default()));
     let path: OsString = env::join_paths(path).map_err(|e| e.to_string())?;
-    command.env("PATH", path).env("OBSERVERS_DUCKDB_CLI", venv.join("bin/duckdb")).env("VIRTUAL_ENV", venv);
+    command
+        .env("PATH", path)
+        .env("OBSERVERS_DUCKDB_CLI", venv.join("bin/duckdb"))
+        .env("OBSERVERS_PYTHON", venv.join("bin/python"))
+        .env("VIRTUAL_ENV", venv);
     Ok(())
 }
 
@@ -115,14 +119,14 @@ fn test(args: &[String]) -> Result {
     let venv = python_venv()?;
     // Doc tests first (nextest does not run them), so the runner's summary closes the output.
     let mut doc = cargo();
-    doc.args(["test", "--workspace", "--doc"]);
+    doc.args(["test", "--workspace", "--all-features", "--doc"]);
     with_venv(&mut doc, &venv)?;
     run(&mut doc)?;
     let mut tests = cargo();
     if has_nextest() {
-        tests.args(["nextest", "run", "--workspace", "--no-fail-fast"]);
+        tests.args(["nextest", "run", "--workspace", "--all-features", "--no-fail-fast"]);
     } else {
-        tests.args(["test", "--workspace", "--no-fail-fast"]);
+        tests.args(["test", "--workspace", "--all-features", "--no-fail-fast"]);
     }
     tests.args(args);
     with_venv(&mut tests, &venv)?;
@@ -131,7 +135,7 @@ fn test(args: &[String]) -> Result {
 
 fn ci() -> Result {
     run(cargo().args(["fmt", "--all", "--", "--check"]))?;
-    run(cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))?;
+    run(cargo().args(["clippy", "--workspace", "--all-targets", "--all-features", "--", "-D", "warnings"]))?;
     run(cargo()
         .args(["run", "--example", "quickstart"])
         .env_remove("OPENAI_API_KEY")

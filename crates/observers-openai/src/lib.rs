@@ -37,8 +37,11 @@
 //! ```
 //!
 //! ## Crate Feature Flags
-//! - `blocking`: reserved for a blocking client for scripts (not implemented yet).
+//! - `blocking`: [`blocking::OpenAi`], a blocking client for scripts and non-async code.
 
+#[cfg(feature = "blocking")]
+#[cfg_attr(docsrs, doc(cfg(feature = "blocking")))]
+pub mod blocking;
 mod client;
 mod error;
 mod observe;

@@ -1,11 +1,16 @@
-//! Loopback servers that speak the OpenAI (and later Hugging Face Hub) wire protocols, for
-//! offline tests.
+//! Loopback servers that speak the OpenAI and Hugging Face Hub wire protocols, for offline
+//! tests.
 //!
 //! [`MockOpenAi`] binds `127.0.0.1` on a free port and answers `POST /v1/chat/completions`
 //! the way real OpenAI-compatible servers do (OpenAI itself, vLLM, TGI, Ollama, llama.cpp, the
 //! Hugging Face router), including their failure modes: HTTP errors, dropped connections,
 //! stalls, malformed JSON and SSE, errors inside a stream. A [`Scenario`] picks the behaviour;
 //! every request is recorded as a [`ReceivedRequest`].
+//!
+//! [`FakeHub`] does the same for the Hugging Face Hub's dataset-repo protocol (repo creation,
+//! preupload, LFS batch with single and multipart uploads, NDJSON commits, tree, paths-info
+//! and downloads), faithful enough for the official `huggingface_hub` and `datasets` clients;
+//! see the [`hub`] module.
 //!
 //! ```
 //! use observers_testkit::openai::{MockOpenAi, Scenario, SCENARIO_HEADER};
@@ -29,6 +34,8 @@
 //! # }
 //! ```
 
+pub mod hub;
 pub mod openai;
 
+pub use hub::FakeHub;
 pub use openai::{MockOpenAi, ReceivedRequest, Scenario};

@@ -18,7 +18,7 @@
 mod exchange;
 mod providers;
 mod reference;
-mod wire;
+pub(crate) mod wire;
 
 use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -27,6 +27,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use axum::extract::{Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method};
 use axum::response::Response;
 use axum::serve::ListenerExt;
@@ -236,6 +237,23 @@ pub struct ReceivedRequest {
 }
 
 impl ReceivedRequest {
+    /// The record of a request (path without its query).
+    pub(crate) fn new(parts: &Parts, body: &[u8]) -> ReceivedRequest {
+        let headers = parts
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                (name.as_str().to_owned(), String::from_utf8_lossy(value.as_bytes()).into_owned())
+            })
+            .collect();
+        ReceivedRequest {
+            method: parts.method.to_string(),
+            path: parts.uri.path().to_owned(),
+            headers,
+            body: String::from_utf8_lossy(body).into_owned(),
+        }
+    }
+
     /// The body parsed as JSON, if it is JSON.
     pub fn json(&self) -> Option<Value> {
         serde_json::from_str(&self.body).ok()
@@ -357,20 +375,8 @@ impl Drop for MockOpenAi {
 async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
     let body = axum::body::to_bytes(body, MAX_REQUEST_BYTES).await.unwrap_or_default();
-    let headers = parts
-        .headers
-        .iter()
-        .map(|(name, value)| {
-            (name.as_str().to_owned(), String::from_utf8_lossy(value.as_bytes()).into_owned())
-        })
-        .collect();
+    shared.record(ReceivedRequest::new(&parts, &body));
     let path = parts.uri.path();
-    shared.record(ReceivedRequest {
-        method: parts.method.to_string(),
-        path: path.to_owned(),
-        headers,
-        body: String::from_utf8_lossy(&body).into_owned(),
-    });
     let method = &parts.method;
     let reply = match path {
         "/v1/chat/completions" | "/chat/completions" if method == Method::POST => {

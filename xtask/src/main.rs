@@ -4,6 +4,8 @@
 //!   and the interop packages of `xtask/requirements.txt`), then runs every test.
 //! - `cargo xtask ci`: what CI runs: format check, clippy, the quickstart example, the tests.
 //! - `cargo xtask bench`: the benchmarks, in release mode.
+//! - `cargo xtask sync --repo owner/name`: push `./store.db` to a Hub dataset, and
+//!   `cargo xtask stats`: per-model summary; the same code as the `observers` binary.
 
 use std::env;
 use std::ffi::OsString;
@@ -29,6 +31,18 @@ enum Task {
     },
     /// Everything CI checks: fmt, clippy, the quickstart example, the tests.
     Ci,
+    /// Push the local store's records to a Hub dataset (`observers sync --help`).
+    Sync {
+        /// Arguments of `observers sync`.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Per-model summary of the local store (`observers stats --help`).
+    Stats {
+        /// Arguments of `observers stats`.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Run the benchmarks (release build) and print their figures.
     Bench {
         /// Extra arguments for the benchmarks (e.g. a benchmark name filter).
@@ -42,6 +56,8 @@ type Result<T = ()> = std::result::Result<T, String>;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
+        Task::Sync { args } => return observers_cli("sync", args),
+        Task::Stats { args } => return observers_cli("stats", args),
         Task::Test { args } => test(&args),
         Task::Ci => ci(),
         Task::Bench { args } => bench(&args),
@@ -53,6 +69,12 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Runs `observers <command> <args>` in the directory `cargo xtask` was called from.
+fn observers_cli(command: &str, args: Vec<String>) -> ExitCode {
+    let argv = ["observers".to_string(), command.to_string()].into_iter().chain(args);
+    observers::cli::run(argv)
 }
 
 fn project_root() -> PathBuf {

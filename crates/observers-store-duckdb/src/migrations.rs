@@ -14,11 +14,18 @@ struct Migration {
 }
 
 /// All migrations, oldest first. Append only: never edit one that has shipped.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "create_openai_records",
-    sql: include_str!("../migrations/0001_create_openai_records.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "create_openai_records",
+        sql: include_str!("../migrations/0001_create_openai_records.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "hub_sync_shards",
+        sql: include_str!("../migrations/0002_hub_sync_shards.sql"),
+    },
+];
 
 /// The schema version this library writes.
 pub(crate) fn latest() -> i64 {

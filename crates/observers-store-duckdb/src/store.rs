@@ -231,6 +231,77 @@ impl DuckDbStore {
         self.run(move |conn| query_records(conn, &sql, params![after, limit])).await
     }
 
+    /// Records not yet synced to the Hub.
+    pub async fn unsynced_count(&self) -> Result<u64> {
+        self.run(|conn| {
+            let n: i64 =
+                conn.query_row("SELECT count(*) FROM openai_records WHERE synced_at IS NULL", [], |row| {
+                    row.get(0)
+                })?;
+            Ok(u64::try_from(n).unwrap_or_default())
+        })
+        .await
+    }
+
+    /// Assigns up to `limit` unsynced records not yet assigned to any shard (oldest first) to
+    /// the Hub shard `shard`, in one transaction; returns how many were assigned.
+    ///
+    /// Part of the resumable sync protocol: assign, write and push the shard, then
+    /// [`mark_shard_synced`](Self::mark_shard_synced).
+    pub async fn assign_to_shard(&self, shard: &str, limit: usize) -> Result<u64> {
+        let shard = shard.to_string();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.run(move |conn| {
+            let assigned = conn.execute(
+                "INSERT INTO hub_sync_shards (id, shard)
+                 SELECT id, ? FROM openai_records
+                 WHERE synced_at IS NULL AND id NOT IN (SELECT id FROM hub_sync_shards)
+                 ORDER BY id LIMIT ?",
+                params![shard, limit],
+            )?;
+            Ok(assigned as u64)
+        })
+        .await
+    }
+
+    /// Shards with records assigned but not yet marked synced, with their record counts.
+    pub async fn assigned_shards(&self) -> Result<Vec<(String, u64)>> {
+        self.run(|conn| {
+            let mut statement =
+                conn.prepare("SELECT shard, count(*) FROM hub_sync_shards GROUP BY shard ORDER BY shard")?;
+            let rows =
+                statement.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?)))?;
+            rows.map(|r| r.map(|(s, n)| (s, u64::try_from(n).unwrap_or_default())).map_err(Error::from))
+                .collect()
+        })
+        .await
+    }
+
+    /// The records assigned to `shard`, in id order.
+    pub async fn shard_records(&self, shard: &str) -> Result<Vec<ChatCompletionRecord>> {
+        let shard = shard.to_string();
+        let sql = select_sql("WHERE id IN (SELECT id FROM hub_sync_shards WHERE shard = ?) ORDER BY id");
+        self.run(move |conn| query_records(conn, &sql, params![shard])).await
+    }
+
+    /// Marks the records of `shard` synced at `at` and forgets the assignment, in one
+    /// transaction; returns how many records were marked.
+    pub async fn mark_shard_synced(&self, shard: &str, at: DateTime<Utc>) -> Result<u64> {
+        let shard = shard.to_string();
+        self.run(move |conn| {
+            let tx = conn.transaction()?;
+            let marked = tx.execute(
+                "UPDATE openai_records SET synced_at = ?
+                 WHERE id IN (SELECT id FROM hub_sync_shards WHERE shard = ?)",
+                params![at.naive_utc(), shard],
+            )?;
+            tx.execute("DELETE FROM hub_sync_shards WHERE shard = ?", params![shard])?;
+            tx.commit()?;
+            Ok(marked as u64)
+        })
+        .await
+    }
+
     /// Runs any SQL query of yours against the store (e.g. `from openai_records limit 10`)
     /// and returns the result as Arrow batches, after everything added before this call.
     ///

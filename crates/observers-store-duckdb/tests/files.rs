@@ -27,7 +27,7 @@ async fn migrations_run_once_and_reopening_applies_nothing() {
     }
     let versions =
         duckdb_sql(&path, "SELECT version || ':' || migration_name FROM schema_version ORDER BY version");
-    assert_eq!(versions, ["1:create_openai_records"]);
+    assert_eq!(versions, ["1:create_openai_records", "2:hub_sync_shards"]);
 }
 
 #[tokio::test]
@@ -85,10 +85,10 @@ fn a_newer_schema_is_refused_not_downgraded() {
             .unwrap();
     }
     let err = DuckDbStore::open(&path).unwrap_err();
-    assert!(matches!(err, Error::SchemaTooNew { found: 99, supported: 1, .. }), "{err}");
+    assert!(matches!(err, Error::SchemaTooNew { found: 99, supported: 2, .. }), "{err}");
     assert!(err.to_string().contains("upgrade observers"), "{err}");
     let versions = duckdb_sql(&path, "SELECT CAST(version AS VARCHAR) FROM schema_version ORDER BY version");
-    assert_eq!(versions, ["1", "99"]);
+    assert_eq!(versions, ["1", "2", "99"]);
 }
 
 #[test]

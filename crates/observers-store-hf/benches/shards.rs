@@ -47,7 +47,9 @@ fn bare(dir: &std::path::Path, records: &[ChatCompletionRecord]) -> (Duration, u
         .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).unwrap()))
         .set_max_row_group_row_count(Some(10_000))
         .build();
-    let mut writer = ArrowWriter::try_new(std::fs::File::create(&path).unwrap(), shard_schema(), Some(properties)).unwrap();
+    let mut writer =
+        ArrowWriter::try_new(std::fs::File::create(&path).unwrap(), shard_schema(), Some(properties))
+            .unwrap();
     for chunk in records.chunks(1024) {
         writer.write(&shard_batch(chunk).unwrap()).unwrap();
     }
@@ -56,7 +58,8 @@ fn bare(dir: &std::path::Path, records: &[ChatCompletionRecord]) -> (Duration, u
 }
 
 fn main() {
-    let rows: usize = std::env::var("OBSERVERS_BENCH_ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
+    let rows: usize =
+        std::env::var("OBSERVERS_BENCH_ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let records: Vec<_> = (0..rows).map(realistic).collect();
     let dir = tempfile::tempdir().unwrap();
@@ -104,5 +107,7 @@ fn main() {
     println!("| HubStore add → closed shard | {:.0} |", rate(store_times[1]));
     println!("| ratio store / baseline | {:.2} |", rate(store_times[1]) / rate(bare_times[1]));
     println!("bytes per record in a Parquet shard: {:.0}", bare_bytes as f64 / rows as f64);
-    println!("RSS while buffering: {peak_rss:.0} MiB (records held by the bench itself: {base_rss:.0} MiB before)");
+    println!(
+        "RSS while buffering: {peak_rss:.0} MiB (records held by the bench itself: {base_rss:.0} MiB before)"
+    );
 }

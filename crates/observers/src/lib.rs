@@ -45,6 +45,9 @@
 //! - `duckdb` (default): [`DuckDbStore`] and the [`duckdb`] module.
 //! - `openai` (default): the OpenAI-compatible client wrapper, module [`openai`].
 //! - `hf`: the Hugging Face Hub store, module [`hf`].
+//! - `sync`: [`sync::sync_to_hub`], pushing a DuckDB store to a Hub dataset.
+//! - `cli`: the `observers` command line (`observers sync`, `observers stats`).
+//! - `blocking`: a blocking client for scripts, `observers::openai::blocking`.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -74,6 +77,14 @@ pub use observers_openai::{
     wrap_openai, wrap_openai_with, ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ChatMessage,
     OpenAi, WrapOptions,
 };
+
+#[cfg(feature = "sync")]
+#[cfg_attr(docsrs, doc(cfg(feature = "sync")))]
+pub mod sync;
+
+#[cfg(feature = "cli")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cli")))]
+pub mod cli;
 
 /// The Hugging Face Hub store (`observers-store-hf`).
 #[cfg(feature = "hf")]

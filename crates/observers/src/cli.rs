@@ -1,0 +1,185 @@
+//! The `observers` command line: `observers sync` and `observers stats` (also run as
+//! `cargo xtask sync` / `cargo xtask stats` inside this repository).
+
+// This module is a command line: its results go to stdout, its progress and errors to stderr.
+#![allow(clippy::print_stdout)]
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::sync::{sync_to_hub, SyncEvent, SyncOptions, DEFAULT_BATCH_SIZE};
+use crate::DuckDbStore;
+
+/// Observability for LLM apps: work with the calls your application recorded.
+#[derive(Debug, Parser)]
+#[command(name = "observers", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Push the records of a local store that the Hub dataset lacks, and mark them synced.
+    Sync {
+        /// The dataset: `owner/name`, or `name` in the token owner's namespace.
+        #[arg(long)]
+        repo: String,
+        /// The local store.
+        #[arg(long, default_value = "store.db")]
+        db: PathBuf,
+        /// Create the dataset private (if it does not exist).
+        #[arg(long)]
+        private: bool,
+        /// The branch to commit to.
+        #[arg(long, default_value = "main")]
+        revision: String,
+        /// Rows per Parquet shard (and the most rows held in memory at once).
+        #[arg(long, default_value_t = DEFAULT_BATCH_SIZE)]
+        batch_size: usize,
+        /// Only say what would be pushed.
+        #[arg(long)]
+        dry_run: bool,
+        /// Hugging Face token (default: HF_TOKEN, else the token `hf auth login` saved).
+        #[arg(long, env = "HF_TOKEN", hide_env_values = true)]
+        token: Option<String>,
+        /// The Hub (default: HF_ENDPOINT, else https://huggingface.co).
+        #[arg(long)]
+        endpoint: Option<String>,
+    },
+    /// Per model: calls, error rate, tokens and latency percentiles.
+    Stats {
+        /// The local store.
+        #[arg(long, default_value = "store.db")]
+        db: PathBuf,
+    },
+}
+
+/// Parses `args` (the first is the program name) and runs the command.
+pub fn run<I, T>(args: I) -> ExitCode
+where
+    I: IntoIterator<Item = T>,
+    T: Into<std::ffi::OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => return fail(format!("could not start the async runtime: {e}")),
+    };
+    match runtime.block_on(execute(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => fail(message),
+    }
+}
+
+fn fail(message: String) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::FAILURE
+}
+
+/// Opens an existing store: a command that reads one must not create an empty file.
+fn open_existing(db: &Path) -> Result<DuckDbStore, String> {
+    if !db.exists() {
+        return Err(format!(
+            "no store at {}: run your application first (it creates store.db), or pass --db <path>",
+            db.display()
+        ));
+    }
+    DuckDbStore::open(db).map_err(|e| e.to_string())
+}
+
+async fn execute(command: Command) -> Result<(), String> {
+    match command {
+        Command::Sync { repo, db, private, revision, batch_size, dry_run, token, endpoint } => {
+            let store = open_existing(&db)?;
+            let options = SyncOptions {
+                private,
+                revision,
+                batch_size,
+                dry_run,
+                token,
+                endpoint,
+                ..SyncOptions::new(repo)
+            };
+            sync(&store, &options).await
+        }
+        Command::Stats { db } => stats(&open_existing(&db)?).await,
+    }
+}
+
+async fn sync(store: &DuckDbStore, options: &SyncOptions) -> Result<(), String> {
+    let terminal = std::io::stderr().is_terminal();
+    let bar = ProgressBar::hidden();
+    let report = sync_to_hub(store, options, |event| match event {
+        SyncEvent::Planned { rows } => {
+            if terminal {
+                bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+                bar.set_length(*rows);
+                bar.set_style(
+                    ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} rows ({per_sec})")
+                        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+                );
+                bar.set_message("writing shards");
+            } else {
+                eprintln!("{rows} rows to push");
+            }
+        }
+        SyncEvent::ShardWritten { rows } => {
+            bar.inc(*rows);
+            if !terminal {
+                eprintln!("wrote a shard of {rows} rows");
+            }
+        }
+        SyncEvent::Pushed(summary) => {
+            bar.finish_and_clear();
+            if !terminal {
+                eprintln!("pushed {} shards ({} bytes)", summary.shards, summary.bytes);
+            }
+        }
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    bar.finish_and_clear();
+    if report.dry_run {
+        println!(
+            "dry run: would push {} rows in {} shard(s), about {} bytes, to {}",
+            report.rows, report.shards, report.bytes, report.repo_id
+        );
+    } else {
+        println!(
+            "pushed {} rows in {} shard(s), {} bytes, to {}{}",
+            report.rows,
+            report.shards,
+            report.bytes,
+            report.repo_id,
+            report.commit_url.map(|url| format!(": {url}")).unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+/// The per-model summary `observers stats` prints.
+pub const STATS_SQL: &str = "SELECT coalesce(model, '(none)') AS model, count(*) AS calls,
+        round(100.0 * count(error) / count(*), 1) AS error_pct,
+        sum(prompt_tokens) AS prompt_tokens, sum(completion_tokens) AS completion_tokens,
+        round(quantile_cont(latency_ms, 0.5), 1) AS latency_p50_ms,
+        round(quantile_cont(latency_ms, 0.95), 1) AS latency_p95_ms
+    FROM openai_records GROUP BY ALL ORDER BY calls DESC, model";
+
+async fn stats(store: &DuckDbStore) -> Result<(), String> {
+    let batches = store.query(STATS_SQL).await.map_err(|e| e.to_string())?;
+    let table =
+        observers_core::arrow::util::pretty::pretty_format_batches(&batches).map_err(|e| e.to_string())?;
+    println!("{table}");
+    Ok(())
+}

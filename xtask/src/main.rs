@@ -167,7 +167,7 @@ fn ci() -> Result {
 
 fn bench(args: &[String]) -> Result {
     let mut command = cargo();
-    command.args(["bench", "--workspace"]);
+    command.args(["bench", "--workspace", "--all-features"]);
     if !args.is_empty() {
         command.arg("--").args(args);
     }

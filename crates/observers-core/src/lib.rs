@@ -28,6 +28,9 @@
 //! The minimum supported Rust version is 1.88.
 
 mod error;
+#[cfg(feature = "queue")]
+#[cfg_attr(docsrs, doc(cfg(feature = "queue")))]
+pub mod queue;
 mod record;
 pub mod schema;
 mod store;

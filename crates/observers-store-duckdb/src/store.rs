@@ -2,8 +2,7 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc as std_mpsc, Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -12,13 +11,14 @@ use duckdb::vtab::arrow::ArrowBatchRegistration;
 use duckdb::{params, Config, Connection};
 use observers_core::arrow::array::{RecordBatch, StringArray};
 use observers_core::arrow::datatypes::{DataType, Field, Schema};
+use observers_core::queue::{queue, QueueHandle};
 use observers_core::uuid::Uuid;
 use observers_core::{records_from_batch, ChatCompletionRecord, Store, StoreStats, TryAddError};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 use crate::error::{Error, Result};
 use crate::migrations;
-use crate::writer::{insert_sql, Command, Counters, Writer};
+use crate::writer::{insert_sql, Control, Counters, Writer};
 
 /// The file [`DuckDbStore::open_default`] opens.
 pub const DEFAULT_PATH: &str = "store.db";
@@ -56,35 +56,16 @@ pub const DROP_FLUSH_TIMEOUT: Duration = Duration::from_secs(60);
 /// ```
 #[derive(Clone)]
 pub struct DuckDbStore {
-    // Field order matters: the queue's sender must drop before `shared`, whose `Drop` waits
-    // for the writer to see the queue closed and finish.
-    queue: mpsc::Sender<Command>,
-    shared: Arc<Shared>,
-}
-
-struct Shared {
-    path: PathBuf,
+    queue: QueueHandle<Control>,
+    path: Arc<PathBuf>,
     counters: Arc<Counters>,
-    closed: AtomicBool,
-    /// Disconnected when the writer thread has finished.
-    finished: Mutex<std_mpsc::Receiver<()>>,
-}
-
-impl Drop for Shared {
-    fn drop(&mut self) {
-        // Every sender is gone, so the writer drains the queue and stops.
-        let finished = self.finished.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Err(std_mpsc::RecvTimeoutError::Timeout) = finished.recv_timeout(DROP_FLUSH_TIMEOUT) {
-            tracing::error!(path = %self.path.display(), "observers store still writing after {DROP_FLUSH_TIMEOUT:?}; giving up waiting");
-        }
-    }
 }
 
 impl fmt::Debug for DuckDbStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DuckDbStore")
-            .field("path", &self.shared.path)
-            .field("stats", &self.shared.counters.snapshot())
+            .field("path", &self.path)
+            .field("stats", &self.counters.snapshot())
             .finish()
     }
 }
@@ -116,26 +97,15 @@ impl DuckDbStoreBuilder {
         migrations::apply(&mut conn, &self.path)?;
         Writer::prepare(&conn)?;
         let counters = Arc::new(Counters::default());
-        let (queue, receiver) = mpsc::channel(self.queue_capacity);
-        let (finished_tx, finished_rx) = std_mpsc::channel::<()>();
+        let what = format!("DuckDB store {}", self.path.display());
+        let (queue, receiver, finished) = queue(self.queue_capacity, what, DROP_FLUSH_TIMEOUT);
         let writer =
             Writer { conn, counters: counters.clone(), max_batch: self.max_batch, insert_sql: insert_sql() };
         std::thread::Builder::new()
             .name("observers-duckdb-writer".into())
-            .spawn(move || {
-                writer.run(receiver);
-                drop(finished_tx);
-            })
+            .spawn(move || writer.run(receiver, finished))
             .map_err(Error::Spawn)?;
-        Ok(DuckDbStore {
-            queue,
-            shared: Arc::new(Shared {
-                path: self.path,
-                counters,
-                closed: AtomicBool::new(false),
-                finished: Mutex::new(finished_rx),
-            }),
-        })
+        Ok(DuckDbStore { queue, path: Arc::new(self.path), counters })
     }
 }
 
@@ -191,7 +161,7 @@ impl DuckDbStore {
 
     /// The database file.
     pub fn path(&self) -> &Path {
-        &self.shared.path
+        &self.path
     }
 
     /// Runs `job` on the writer thread, after everything queued before it.
@@ -203,7 +173,7 @@ impl DuckDbStore {
         let job = Box::new(move |conn: &mut Connection| {
             let _ = reply.send(job(conn));
         });
-        self.queue.send(Command::Run(job)).await.map_err(|_| Error::Closed)?;
+        self.queue.send(Control::Run(job)).await.map_err(|_| Error::Closed)?;
         answer.await.map_err(|_| Error::Closed)?
     }
 
@@ -353,48 +323,31 @@ fn query_records(
 #[async_trait]
 impl Store for DuckDbStore {
     async fn add(&self, record: ChatCompletionRecord) -> observers_core::Result<()> {
-        if self.shared.closed.load(Ordering::Acquire) {
-            return Err(observers_core::StoreError::Closed);
-        }
-        self.queue
-            .send(Command::Record(Box::new(record)))
-            .await
-            .map_err(|_| observers_core::StoreError::Closed)
+        self.queue.add(record).await
     }
 
     fn try_add(&self, record: ChatCompletionRecord) -> std::result::Result<(), TryAddError> {
-        if self.shared.closed.load(Ordering::Acquire) {
-            return Err(TryAddError::Closed(Box::new(record)));
-        }
-        self.queue.try_send(Command::Record(Box::new(record))).map_err(|e| {
-            let full = matches!(e, mpsc::error::TrySendError::Full(_));
-            let Command::Record(record) = e.into_inner() else { unreachable!("try_add only sends records") };
-            if full {
-                TryAddError::Full(record)
-            } else {
-                TryAddError::Closed(record)
-            }
-        })
+        self.queue.try_add(record)
     }
 
     async fn flush(&self) -> observers_core::Result<()> {
         let (reply, done) = oneshot::channel();
-        self.queue.send(Command::Flush(reply)).await.map_err(|_| observers_core::StoreError::Closed)?;
+        self.queue.send(Control::Flush(reply)).await?;
         done.await.map_err(|_| observers_core::StoreError::Closed)
     }
 
     async fn close(&self) -> observers_core::Result<()> {
-        if self.shared.closed.swap(true, Ordering::AcqRel) {
+        if self.queue.mark_closed() {
             return Ok(());
         }
         let (reply, done) = oneshot::channel();
-        if self.queue.send(Command::Close(reply)).await.is_ok() {
+        if self.queue.send(Control::Close(reply)).await.is_ok() {
             let _ = done.await;
         }
         Ok(())
     }
 
     fn stats(&self) -> StoreStats {
-        self.shared.counters.snapshot()
+        self.counters.snapshot()
     }
 }

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use duckdb::vtab::arrow::{ArrowBatchRegistration, ArrowVTab};
 use duckdb::Connection;
+use observers_core::queue::{Finished, Message};
 use observers_core::{records_to_batch, ChatCompletionRecord, StoreStats};
 use tokio::sync::{mpsc, oneshot};
 
@@ -18,8 +19,8 @@ use crate::error::{Error, Result};
 /// A job run on the writer thread with the connection (reads, marking synced...).
 pub(crate) type Job = Box<dyn FnOnce(&mut Connection) + Send>;
 
-pub(crate) enum Command {
-    Record(Box<ChatCompletionRecord>),
+/// The DuckDB store's control messages (records travel as [`Message::Record`]).
+pub(crate) enum Control {
     Flush(oneshot::Sender<()>),
     Run(Job),
     Close(oneshot::Sender<()>),
@@ -60,22 +61,22 @@ impl Writer {
         Ok(())
     }
 
-    pub(crate) fn run(mut self, mut queue: mpsc::Receiver<Command>) {
+    pub(crate) fn run(mut self, mut queue: mpsc::Receiver<Message<Control>>, finished: Finished) {
         let mut pending: Vec<ChatCompletionRecord> = Vec::with_capacity(self.max_batch);
         'outer: while let Some(first) = queue.blocking_recv() {
             let mut next = Some(first);
             while let Some(command) = next.take() {
                 match command {
-                    Command::Record(record) => pending.push(*record),
-                    Command::Flush(reply) => {
+                    Message::Record(record) => pending.push(*record),
+                    Message::Control(Control::Flush(reply)) => {
                         self.write(&mut pending);
                         let _ = reply.send(());
                     }
-                    Command::Run(job) => {
+                    Message::Control(Control::Run(job)) => {
                         self.write(&mut pending);
                         job(&mut self.conn);
                     }
-                    Command::Close(reply) => {
+                    Message::Control(Control::Close(reply)) => {
                         self.write(&mut pending);
                         let _ = reply.send(());
                         break 'outer;
@@ -87,11 +88,12 @@ impl Writer {
             }
             self.write(&mut pending);
         }
-        // Dropping the connection here releases the file lock; the thread's end is what
-        // `Drop for Shared` waits for.
+        // Closing the connection releases the file lock; then the last handle's drop may return.
         if let Err(e) = self.conn.execute_batch("CHECKPOINT") {
             tracing::warn!(error = %e, "final checkpoint of the observers store failed");
         }
+        drop(self.conn);
+        drop(finished);
     }
 
     /// Inserts `pending` as one batch; if that fails, inserts record by record so one bad

@@ -2,11 +2,12 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{mpsc as std_mpsc, Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use observers_core::queue::{queue, Message, QueueHandle};
 use observers_core::{ChatCompletionRecord, Store, StoreError, StoreStats, TryAddError};
 use tokio::sync::{mpsc, oneshot};
 
@@ -140,8 +141,8 @@ impl HubStoreBuilder {
         let shards = ShardWriter::new(folder.clone(), max_records, max_bytes)?;
         shards.discard_incomplete()?;
         let counters = Arc::new(Counters::default());
-        let (queue, receiver) = mpsc::channel(8192);
-        let (finished_tx, finished_rx) = std_mpsc::channel::<()>();
+        let (queue, receiver, finished) =
+            queue(8192, format!("Hub store {}", folder.display()), DROP_PUSH_TIMEOUT);
         let worker = Worker { shards, pusher, counters: counters.clone() };
         std::thread::Builder::new()
             .name("observers-hf-pusher".into())
@@ -150,18 +151,10 @@ impl HubStoreBuilder {
                     Ok(runtime) => runtime.block_on(worker.run(receiver, every)),
                     Err(e) => tracing::error!(error = %e, "could not start the Hub store's runtime"),
                 }
-                drop(finished_tx);
+                drop(finished);
             })
             .map_err(Error::io("start the Hub store's thread", &folder))?;
-        Ok(HubStore {
-            queue,
-            shared: Arc::new(Shared {
-                folder,
-                counters,
-                closed: AtomicBool::new(false),
-                finished: Mutex::new(finished_rx),
-            }),
-        })
+        Ok(HubStore { queue, folder: Arc::new(folder), counters })
     }
 }
 
@@ -171,8 +164,8 @@ struct Counters {
     failed: AtomicU64,
 }
 
-enum Command {
-    Record(Box<ChatCompletionRecord>),
+/// The Hub store's control messages (records travel as [`Message::Record`]).
+enum Control {
     Push(oneshot::Sender<Result<PushSummary>>),
     Close(oneshot::Sender<Result<PushSummary>>),
 }
@@ -200,33 +193,17 @@ enum Command {
 /// ```
 #[derive(Clone)]
 pub struct HubStore {
-    // The sender drops before `shared`, whose `Drop` waits for the final push.
-    queue: mpsc::Sender<Command>,
-    shared: Arc<Shared>,
-}
-
-struct Shared {
-    folder: PathBuf,
+    queue: QueueHandle<Control>,
+    folder: Arc<PathBuf>,
     counters: Arc<Counters>,
-    closed: AtomicBool,
-    finished: Mutex<std_mpsc::Receiver<()>>,
 }
 
 /// How long dropping the last handle waits for the final push.
 pub const DROP_PUSH_TIMEOUT: Duration = Duration::from_secs(120);
 
-impl Drop for Shared {
-    fn drop(&mut self) {
-        let finished = self.finished.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Err(std_mpsc::RecvTimeoutError::Timeout) = finished.recv_timeout(DROP_PUSH_TIMEOUT) {
-            tracing::error!(folder = %self.folder.display(), "the final push to the Hub is still running; its shards stay on disk for the next run");
-        }
-    }
-}
-
 impl fmt::Debug for HubStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HubStore").field("folder", &self.shared.folder).finish()
+        f.debug_struct("HubStore").field("folder", &self.folder).finish()
     }
 }
 
@@ -238,13 +215,13 @@ impl HubStore {
 
     /// The local folder of shards.
     pub fn folder(&self) -> &Path {
-        &self.shared.folder
+        &self.folder
     }
 
     /// Closes the current shard and pushes every shard not yet on the Hub, in one commit.
     pub async fn push(&self) -> Result<PushSummary> {
         let (reply, answer) = oneshot::channel();
-        self.queue.send(Command::Push(reply)).await.map_err(|_| Error::Closed)?;
+        self.queue.send(Control::Push(reply)).await.map_err(|_| Error::Closed)?;
         answer.await.map_err(|_| Error::Closed)?
     }
 }
@@ -252,25 +229,11 @@ impl HubStore {
 #[async_trait]
 impl Store for HubStore {
     async fn add(&self, record: ChatCompletionRecord) -> observers_core::Result<()> {
-        if self.shared.closed.load(Ordering::Acquire) {
-            return Err(StoreError::Closed);
-        }
-        self.queue.send(Command::Record(Box::new(record))).await.map_err(|_| StoreError::Closed)
+        self.queue.add(record).await
     }
 
     fn try_add(&self, record: ChatCompletionRecord) -> std::result::Result<(), TryAddError> {
-        if self.shared.closed.load(Ordering::Acquire) {
-            return Err(TryAddError::Closed(Box::new(record)));
-        }
-        self.queue.try_send(Command::Record(Box::new(record))).map_err(|e| {
-            let full = matches!(e, mpsc::error::TrySendError::Full(_));
-            let Command::Record(record) = e.into_inner() else { unreachable!("try_add only sends records") };
-            if full {
-                TryAddError::Full(record)
-            } else {
-                TryAddError::Closed(record)
-            }
-        })
+        self.queue.try_add(record)
     }
 
     /// Closes the current shard and pushes: returns once the records are on the Hub (or
@@ -280,11 +243,11 @@ impl Store for HubStore {
     }
 
     async fn close(&self) -> observers_core::Result<()> {
-        if self.shared.closed.swap(true, Ordering::AcqRel) {
+        if self.queue.mark_closed() {
             return Ok(());
         }
         let (reply, answer) = oneshot::channel();
-        if self.queue.send(Command::Close(reply)).await.is_err() {
+        if self.queue.send(Control::Close(reply)).await.is_err() {
             return Ok(());
         }
         match answer.await {
@@ -294,7 +257,7 @@ impl Store for HubStore {
     }
 
     fn stats(&self) -> StoreStats {
-        let c = &self.shared.counters;
+        let c = &self.counters;
         StoreStats { written: c.written.load(Ordering::Relaxed), failed: c.failed.load(Ordering::Relaxed) }
     }
 }
@@ -307,17 +270,17 @@ struct Worker {
 }
 
 impl Worker {
-    async fn run(mut self, mut queue: mpsc::Receiver<Command>, every: Duration) {
+    async fn run(mut self, mut queue: mpsc::Receiver<Message<Control>>, every: Duration) {
         let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 command = queue.recv() => match command {
-                    Some(Command::Record(record)) => self.add(*record),
-                    Some(Command::Push(reply)) => {
+                    Some(Message::Record(record)) => self.add(*record),
+                    Some(Message::Control(Control::Push(reply))) => {
                         let _ = reply.send(self.close_and_push().await);
                     }
-                    Some(Command::Close(reply)) => {
+                    Some(Message::Control(Control::Close(reply))) => {
                         let _ = reply.send(self.close_and_push().await);
                         break;
                     }

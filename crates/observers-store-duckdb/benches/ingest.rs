@@ -9,48 +9,9 @@
 use std::time::{Duration, Instant};
 
 use duckdb::vtab::arrow::{ArrowBatchRegistration, ArrowVTab};
-use observers_core::serde_json::{json, value::RawValue};
-use observers_core::{records_to_batch, ChatCompletionRecord, Message, Store};
+use observers_core::{records_to_batch, ChatCompletionRecord, Store};
 use observers_store_duckdb::DuckDbStore;
-
-fn realistic(i: usize) -> ChatCompletionRecord {
-    let mut r = ChatCompletionRecord::new("gpt-4o-mini");
-    let filler = "lorem ipsum dolor sit amet consectetur ".repeat(12);
-    r.messages = vec![
-        Message::new("system", format!("You are a helpful assistant. {}", &filler[..200])),
-        Message::new("user", format!("Question {i}: {filler}")),
-    ];
-    r.assistant_message = Some(format!("Answer {i}: {}", &filler[..300]));
-    r.completion_tokens = Some(64);
-    r.prompt_tokens = Some(180);
-    r.total_tokens = Some(244);
-    r.finish_reason = Some("stop".into());
-    r.tags = vec!["bench".into(), "prod".into(), format!("shard-{}", i % 8)];
-    r.properties = Some(json!({"user": format!("user-{}", i % 100), "session": i / 10}));
-    r.arguments = Some(json!({"temperature": 0.7, "max_tokens": 256}));
-    let body = json!({"id": format!("chatcmpl-{i}"), "object": "chat.completion", "created": 1_742_733_210,
-        "model": "gpt-4o-mini-2024-07-18",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": format!("{filler}{filler}{filler}")},
-                     "logprobs": null, "finish_reason": "stop"}],
-        "usage": {"prompt_tokens": 180, "completion_tokens": 64, "total_tokens": 244}});
-    r.raw_response = Some(RawValue::from_string(body.to_string()).unwrap());
-    r.response_id = Some(format!("chatcmpl-{i}"));
-    r.latency_ms = Some(812.5);
-    r
-}
-
-fn rss_mib() -> (f64, f64) {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let field = |name: &str| {
-        status
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|kb| kb.parse::<f64>().ok())
-            .map_or(f64::NAN, |kb| kb / 1024.0)
-    };
-    (field("VmRSS:"), field("VmHWM:"))
-}
+use observers_testkit::records::{realistic, rss_mib};
 
 /// Bare DuckDB: the same rows, prebuilt as Arrow batches of 4096, one INSERT each.
 fn bare(path: &std::path::Path, records: &[ChatCompletionRecord]) -> Duration {

@@ -8,37 +8,12 @@
 
 use std::time::{Duration, Instant};
 
-use observers_core::serde_json::{json, value::RawValue};
-use observers_core::{ChatCompletionRecord, Message, Store};
+use observers_core::{ChatCompletionRecord, Store};
 use observers_store_hf::{shard_batch, shard_schema, HubStore};
+use observers_testkit::records::{realistic, rss_mib};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterProperties;
-
-fn realistic(i: usize) -> ChatCompletionRecord {
-    let mut r = ChatCompletionRecord::new("gpt-4o-mini");
-    let filler = "lorem ipsum dolor sit amet consectetur ".repeat(12);
-    r.messages = vec![
-        Message::new("system", format!("You are a helpful assistant. {}", &filler[..200])),
-        Message::new("user", format!("Question {i}: {filler}")),
-    ];
-    r.assistant_message = Some(format!("Answer {i}: {}", &filler[..300]));
-    r.total_tokens = Some(244);
-    r.tags = vec!["bench".into(), format!("shard-{}", i % 8)];
-    r.properties = Some(json!({"user": format!("user-{}", i % 100)}));
-    let body = json!({"id": format!("chatcmpl-{i}"), "model": "gpt-4o-mini",
-        "choices": [{"index": 0, "message": {"role": "assistant", "content": format!("{filler}{filler}{filler}")}}]});
-    r.raw_response = Some(RawValue::from_string(body.to_string()).unwrap());
-    r
-}
-
-fn rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).map(str::to_string))
-        .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
-        .map_or(f64::NAN, |kb| kb / 1024.0)
-}
 
 fn bare(dir: &std::path::Path, records: &[ChatCompletionRecord]) -> (Duration, u64) {
     let path = dir.join("bare.parquet");
@@ -65,7 +40,7 @@ fn main() {
     let dir = tempfile::tempdir().unwrap();
     let (mut bare_times, mut store_times) = (Vec::new(), Vec::new());
     let (mut bare_bytes, mut peak_rss) = (0, 0.0f64);
-    let base_rss = rss_mib();
+    let base_rss = rss_mib().0;
     for round in 0..3 {
         let (t, bytes) = bare(dir.path(), &records);
         bare_times.push(t);
@@ -88,7 +63,7 @@ fn main() {
             for (i, r) in copy.into_iter().enumerate() {
                 store.add(r).await.unwrap();
                 if i % 10_000 == 0 {
-                    peak_rss = peak_rss.max(rss_mib());
+                    peak_rss = peak_rss.max(rss_mib().0);
                 }
             }
             let _ = store.push().await; // closes the shard; the push itself fails fast

@@ -36,6 +36,7 @@
 
 pub mod hub;
 pub mod openai;
+pub mod records;
 
 pub use hub::FakeHub;
 pub use openai::{MockOpenAi, ReceivedRequest, Scenario};

@@ -11,39 +11,10 @@
 
 use std::time::Instant;
 
-use observers::core::serde_json::{json, value::RawValue};
 use observers::sync::{sync_to_hub, SyncOptions};
-use observers::{ChatCompletionRecord, DuckDbStore, Message, Store};
+use observers::{DuckDbStore, Store};
 use observers_testkit::hub::{self as fake, FakeHub};
-
-fn realistic(i: usize) -> ChatCompletionRecord {
-    let mut r = ChatCompletionRecord::new(["gpt-4o-mini", "llama3.2", "qwen3"][i % 3]);
-    let words = ["observability", "latency", "token", "prompt", "model", "vector", "parquet", "shard"];
-    let text = |n: usize, salt: usize| -> String {
-        (0..n).map(|k| words[(k * 7 + salt * 13 + k / 3) % words.len()]).collect::<Vec<_>>().join(" ")
-    };
-    r.messages =
-        vec![Message::new("system", text(25, i)), Message::new("user", format!("{i}: {}", text(100, i + 1)))];
-    r.assistant_message = Some(text(60, i + 2));
-    r.prompt_tokens = Some(180);
-    r.completion_tokens = Some(64);
-    r.total_tokens = Some(244);
-    r.tags = vec!["bench".into(), format!("user-{}", i % 100)];
-    r.properties = Some(json!({"session": i / 10}));
-    let body = json!({"id": format!("chatcmpl-{i}"), "model": "gpt-4o-mini", "choices": [{"index": 0,
-        "message": {"role": "assistant", "content": text(150, i + 3)}, "finish_reason": "stop"}]});
-    r.raw_response = Some(RawValue::from_string(body.to_string()).unwrap());
-    r.latency_ms = Some((i % 1000) as f64);
-    r
-}
-
-fn peak_rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(str::to_string))
-        .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
-        .map_or(f64::NAN, |kb| kb / 1024.0)
-}
+use observers_testkit::records::{realistic, rss_mib};
 
 fn main() {
     let rows: usize =
@@ -57,7 +28,7 @@ fn main() {
         }
         store.flush().await.unwrap();
         let size = serde_sizes(&store).await;
-        let before = peak_rss_mib();
+        let before = rss_mib().1;
 
         // Baseline: read every unsynced row in pages and write Parquet, no Hub.
         let start = Instant::now();
@@ -89,7 +60,7 @@ fn main() {
             .iter()
             .map(|p| hub.file("tester/bench", p).map_or(0, |f| f.len() as u64))
             .sum();
-        let peak = peak_rss_mib();
+        let peak = rss_mib().1;
 
         println!("sync: {rows} rows of ~{:.1} KB (JSON), DuckDB file {:.0} MiB", size.0, size.1);
         println!("| path | rows/s |");

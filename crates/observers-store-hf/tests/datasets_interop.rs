@@ -45,6 +45,34 @@ out = {
 print(json.dumps(out))
 "#;
 
+/// Loads the dataset with `datasets.load_dataset` and returns its size, features and the rows
+/// of `picked`.
+async fn load_with_datasets(hub: &FakeHub, picked: &[&ChatCompletionRecord]) -> Value {
+    let python = python();
+    let ids: Vec<String> = picked.iter().map(|r| r.id.to_string()).collect();
+    let endpoint = hub.endpoint();
+    let home = tempfile::tempdir().unwrap();
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(python)
+            .arg("-c")
+            .arg(SCRIPT)
+            .arg(REPO)
+            .arg(serde_json::to_string(&ids).unwrap())
+            .env("HF_ENDPOINT", endpoint)
+            .env("HF_TOKEN", fake::WRITE_TOKEN)
+            .env("HF_HUB_DISABLE_XET", "1")
+            .env("HF_HUB_DISABLE_TELEMETRY", "1")
+            .env("HF_HOME", home.path())
+            .env("HF_DATASETS_CACHE", home.path().join("datasets"))
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(output.status.success(), "datasets failed:\n{}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
 fn record(i: usize) -> ChatCompletionRecord {
     let mut r = ChatCompletionRecord::new("gpt-4o-mini");
     r.messages =
@@ -62,7 +90,6 @@ fn record(i: usize) -> ChatCompletionRecord {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn ten_thousand_records_over_several_pushes_load_as_one_dataset() {
-    let python = python();
     let hub = FakeHub::start().await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let store = HubStore::builder()
@@ -87,28 +114,7 @@ async fn ten_thousand_records_over_several_pushes_load_as_one_dataset() {
     assert!(hub.commits(REPO).len() >= 5, "one commit per push, plus the initial one");
 
     let picked: Vec<&ChatCompletionRecord> = [0usize, 1, 4999, 9999].iter().map(|&i| &added[i]).collect();
-    let ids: Vec<String> = picked.iter().map(|r| r.id.to_string()).collect();
-    let home = tempfile::tempdir().unwrap();
-    let output = tokio::task::spawn_blocking(move || {
-        Command::new(python)
-            .arg("-c")
-            .arg(SCRIPT)
-            .arg(REPO)
-            .arg(serde_json::to_string(&ids).unwrap())
-            .env("HF_ENDPOINT", hub.endpoint())
-            .env("HF_TOKEN", fake::WRITE_TOKEN)
-            .env("HF_HUB_DISABLE_XET", "1")
-            .env("HF_HUB_DISABLE_TELEMETRY", "1")
-            .env("HF_HOME", home.path())
-            .env("HF_DATASETS_CACHE", home.path().join("datasets"))
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap();
-    assert!(output.status.success(), "datasets failed:\n{}", String::from_utf8_lossy(&output.stderr));
-    let out: Value = serde_json::from_slice(&output.stdout).unwrap();
-
+    let out = load_with_datasets(&hub, &picked).await;
     assert_eq!(out["num_rows"], 10_000);
     let columns: Vec<&str> = out["columns"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect();
     let expected: Vec<&str> = observers_core::COLUMNS.iter().copied().filter(|c| *c != "synced_at").collect();
@@ -137,4 +143,44 @@ async fn ten_thousand_records_over_several_pushes_load_as_one_dataset() {
             .unwrap()
             .starts_with(&r.timestamp.format("%Y-%m-%dT%H:%M:%S").to_string()));
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn shards_of_an_older_schema_load_together_with_new_ones() {
+    use observers_store_hf::{shard_batch, shard_schema};
+    use parquet::arrow::ArrowWriter;
+
+    let hub = FakeHub::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("shards");
+    std::fs::create_dir_all(&folder).unwrap();
+    // A shard as a version without the last two columns wrote it; its name sorts first, as
+    // older shards' names do, so `datasets` meets it first.
+    let old: Vec<_> = (0..5).map(record).collect();
+    let keep: Vec<usize> = (0..shard_schema().fields().len() - 2).collect();
+    let batch = shard_batch(&old).unwrap().project(&keep).unwrap();
+    let file =
+        std::fs::File::create(folder.join("train-20000101T000000000Z-0000000000000000.parquet")).unwrap();
+    let mut writer = ArrowWriter::try_new(file, batch.schema(), None).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+
+    let store = HubStore::builder()
+        .repo_id(REPO)
+        .endpoint(hub.endpoint())
+        .token(fake::WRITE_TOKEN)
+        .folder(&folder)
+        .build()
+        .unwrap();
+    let new: Vec<_> = (5..8).map(record).collect();
+    for r in &new {
+        store.add(r.clone()).await.unwrap();
+    }
+    store.close().await.unwrap();
+
+    let out = load_with_datasets(&hub, &[&old[0], &new[0]]).await;
+    assert_eq!(out["num_rows"], 8);
+    assert!(out["rows"][old[0].id.to_string()]["latency_ms"].is_null(), "{out}");
+    assert_eq!(out["rows"][new[0].id.to_string()]["latency_ms"], 12.5);
+    assert_eq!(out["rows"][old[0].id.to_string()]["assistant_message"], "Answer 0");
 }

@@ -28,6 +28,9 @@ pub const TABLE: &str = "openai_records";
 pub const DEFAULT_QUEUE_CAPACITY: usize = 8192;
 /// Default largest number of records inserted in one statement.
 pub const DEFAULT_MAX_BATCH: usize = 4096;
+/// Default cap on DuckDB's memory: its buffer cache would otherwise grow to 80% of the
+/// machine's RAM as the file grows, which a logging store has no business taking.
+pub const DEFAULT_MEMORY_LIMIT: &str = "512MB";
 /// How long dropping the last handle waits for queued records to be written.
 pub const DROP_FLUSH_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -76,6 +79,7 @@ pub struct DuckDbStoreBuilder {
     path: PathBuf,
     queue_capacity: usize,
     max_batch: usize,
+    memory_limit: String,
 }
 
 impl DuckDbStoreBuilder {
@@ -91,9 +95,16 @@ impl DuckDbStoreBuilder {
         self
     }
 
+    /// DuckDB's memory limit (default [`DEFAULT_MEMORY_LIMIT`]), e.g. `"2GB"`; queries over
+    /// it spill to disk.
+    pub fn memory_limit(mut self, limit: impl Into<String>) -> Self {
+        self.memory_limit = limit.into();
+        self
+    }
+
     /// Opens (or creates) the database, applies migrations and starts the writer thread.
     pub fn open(self) -> Result<DuckDbStore> {
-        let mut conn = connect(&self.path)?;
+        let mut conn = connect(&self.path, &self.memory_limit)?;
         migrations::apply(&mut conn, &self.path)?;
         Writer::prepare(&conn)?;
         let counters = Arc::new(Counters::default());
@@ -111,8 +122,9 @@ impl DuckDbStoreBuilder {
 
 /// Opens the file so that DuckDB 1.5 tools (the `duckdb` CLI on PyPI) can read it too, and
 /// turns DuckDB's open errors into ones that say what to do.
-fn connect(path: &Path) -> Result<Connection> {
+fn connect(path: &Path, memory_limit: &str) -> Result<Connection> {
     let config = Config::default()
+        .max_memory(memory_limit)?
         // DuckDB 2.0's default storage format cannot be read by DuckDB 1.x tools.
         .with("storage_compatibility_version", "v1.5.0")?
         // Never reach for the network: json and parquet are linked in.
@@ -156,6 +168,7 @@ impl DuckDbStore {
             path: path.as_ref().to_path_buf(),
             queue_capacity: DEFAULT_QUEUE_CAPACITY,
             max_batch: DEFAULT_MAX_BATCH,
+            memory_limit: DEFAULT_MEMORY_LIMIT.into(),
         }
     }
 

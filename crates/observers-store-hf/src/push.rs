@@ -85,9 +85,8 @@ impl Pusher {
         Ok(repo)
     }
 
-    /// Pushes every closed shard not yet on the Hub, in commits of at most
-    /// [`MAX_SHARDS_PER_COMMIT`] shards.
-    /// Pushes every closed shard not yet on the Hub.
+    /// Pushes every closed shard of the folder not yet on the Hub, in commits of at most 200
+    /// shards; shards the Hub already has are not uploaded again.
     pub async fn push(&mut self) -> Result<PushSummary> {
         let mut manifest = Manifest::load(&self.folder);
         let mut total = PushSummary::default();

@@ -29,7 +29,7 @@ enum Task {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// Everything CI checks: fmt, clippy, the quickstart example, the tests.
+    /// Everything CI checks: fmt, clippy, rustdoc, the quickstart example, the tests.
     Ci,
     /// Push the local store's records to a Hub dataset (`observers sync --help`).
     Sync {
@@ -158,6 +158,7 @@ fn test(args: &[String]) -> Result {
 fn ci() -> Result {
     run(cargo().args(["fmt", "--all", "--", "--check"]))?;
     run(cargo().args(["clippy", "--workspace", "--all-targets", "--all-features", "--", "-D", "warnings"]))?;
+    run(cargo().args(["doc", "--workspace", "--all-features", "--no-deps"]).env("RUSTDOCFLAGS", "-D warnings"))?;
     run(cargo()
         .args(["run", "--example", "quickstart"])
         .env_remove("OPENAI_API_KEY")

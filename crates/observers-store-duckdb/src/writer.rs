@@ -63,6 +63,7 @@ impl Writer {
 
     pub(crate) fn run(mut self, mut queue: mpsc::Receiver<Message<Control>>, finished: Finished) {
         let mut pending: Vec<ChatCompletionRecord> = Vec::with_capacity(self.max_batch);
+        let mut close_reply = None;
         'outer: while let Some(first) = queue.blocking_recv() {
             let mut next = Some(first);
             while let Some(command) = next.take() {
@@ -78,7 +79,7 @@ impl Writer {
                     }
                     Message::Control(Control::Close(reply)) => {
                         self.write(&mut pending);
-                        let _ = reply.send(());
+                        close_reply = Some(reply);
                         break 'outer;
                     }
                 }
@@ -88,11 +89,15 @@ impl Writer {
             }
             self.write(&mut pending);
         }
-        // Closing the connection releases the file lock; then the last handle's drop may return.
         if let Err(e) = self.conn.execute_batch("CHECKPOINT") {
             tracing::warn!(error = %e, "final checkpoint of the observers store failed");
         }
+        // Closing the connection releases the file: only then do `close()` and the last
+        // handle's drop return, so the file can be reopened at once.
         drop(self.conn);
+        if let Some(reply) = close_reply {
+            let _ = reply.send(());
+        }
         drop(finished);
     }
 

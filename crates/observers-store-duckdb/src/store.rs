@@ -125,6 +125,8 @@ impl DuckDbStoreBuilder {
 fn connect(path: &Path, memory_limit: &str) -> Result<Connection> {
     let config = Config::default()
         .max_memory(memory_limit)?
+        // Large scans need not keep rows in insertion order; our reads order by id themselves.
+        .with("preserve_insertion_order", "false")?
         // DuckDB 2.0's default storage format cannot be read by DuckDB 1.x tools.
         .with("storage_compatibility_version", "v1.5.0")?
         // Never reach for the network: json and parquet are linked in.
@@ -208,10 +210,22 @@ impl DuckDbStore {
     /// Up to `limit` records not yet synced (`synced_at IS NULL`), in id (time) order,
     /// starting after `after`. Page through them by passing the last id you got.
     pub async fn unsynced(&self, after: Option<Uuid>, limit: usize) -> Result<Vec<ChatCompletionRecord>> {
-        let sql = select_sql("WHERE synced_at IS NULL AND id > ? ORDER BY id LIMIT ?");
         let after = after.map(|id| id.to_string()).unwrap_or_default();
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.run(move |conn| query_records(conn, &sql, params![after, limit])).await
+        // The page's bounds first (ids only: sorting whole rows of a large store would need
+        // more memory than the store is allowed), then its rows.
+        let sql = select_sql("WHERE synced_at IS NULL AND id BETWEEN ? AND ?");
+        self.run(move |conn| {
+            let bounds: (Option<String>, Option<String>) = conn.query_row(
+                "SELECT min(id), max(id) FROM (SELECT id FROM openai_records
+                 WHERE synced_at IS NULL AND id > ? ORDER BY id LIMIT ?)",
+                params![after, limit],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )?;
+            let (Some(first), Some(last)) = bounds else { return Ok(Vec::new()) };
+            sorted(query_records(conn, &sql, params![first, last])?)
+        })
+        .await
     }
 
     /// Records not yet synced to the Hub.
@@ -226,21 +240,23 @@ impl DuckDbStore {
         .await
     }
 
-    /// Assigns up to `limit` unsynced records not yet assigned to any shard (oldest first) to
-    /// the Hub shard `shard`, in one transaction; returns how many were assigned.
+    /// Assigns every unsynced record not yet assigned to a Hub shard, in id order, to shards
+    /// of `per_shard` records named `{base}-00000.parquet`, `{base}-00001.parquet`... in one
+    /// statement; returns how many records were assigned.
     ///
-    /// Part of the resumable sync protocol: assign, write and push the shard, then
-    /// [`mark_shard_synced`](Self::mark_shard_synced).
-    pub async fn assign_to_shard(&self, shard: &str, limit: usize) -> Result<u64> {
-        let shard = shard.to_string();
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    /// Part of the resumable sync protocol: assign, write and push the shards, then
+    /// [`mark_shards_synced`](Self::mark_shards_synced).
+    pub async fn assign_to_shards(&self, base: &str, per_shard: usize) -> Result<u64> {
+        let base = base.to_string();
+        let per_shard = i64::try_from(per_shard.max(1)).unwrap_or(i64::MAX);
         self.run(move |conn| {
             let assigned = conn.execute(
                 "INSERT INTO hub_sync_shards (id, shard)
-                 SELECT id, ? FROM openai_records
-                 WHERE synced_at IS NULL AND id NOT IN (SELECT id FROM hub_sync_shards)
-                 ORDER BY id LIMIT ?",
-                params![shard, limit],
+                 SELECT id, ? || '-' || lpad(CAST((row_number() OVER (ORDER BY id) - 1) // ? AS VARCHAR), 5, '0')
+                           || '.parquet'
+                 FROM openai_records
+                 WHERE synced_at IS NULL AND id NOT IN (SELECT id FROM hub_sync_shards)",
+                params![base, per_shard],
             )?;
             Ok(assigned as u64)
         })
@@ -263,22 +279,40 @@ impl DuckDbStore {
     /// The records assigned to `shard`, in id order.
     pub async fn shard_records(&self, shard: &str) -> Result<Vec<ChatCompletionRecord>> {
         let shard = shard.to_string();
-        let sql = select_sql("WHERE id IN (SELECT id FROM hub_sync_shards WHERE shard = ?) ORDER BY id");
-        self.run(move |conn| query_records(conn, &sql, params![shard])).await
+        let sql = select_sql(&format!("WHERE {IN_SHARD}"));
+        self.run(move |conn| {
+            let Some((first, last)) = shard_bounds(conn, &shard)? else { return Ok(Vec::new()) };
+            sorted(query_records(conn, &sql, params![first, last, shard])?)
+        })
+        .await
     }
 
-    /// Marks the records of `shard` synced at `at` and forgets the assignment, in one
+    /// Marks the records of these shards synced at `at` and forgets their assignment, in one
     /// transaction; returns how many records were marked.
-    pub async fn mark_shard_synced(&self, shard: &str, at: DateTime<Utc>) -> Result<u64> {
-        let shard = shard.to_string();
+    pub async fn mark_shards_synced(&self, shards: &[String], at: DateTime<Utc>) -> Result<u64> {
+        if shards.is_empty() {
+            return Ok(0);
+        }
+        let names: StringArray = shards.iter().map(|s| Some(s.as_str())).collect();
+        let schema = Arc::new(Schema::new(vec![Field::new("shard", DataType::Utf8, false)]));
+        let batch =
+            RecordBatch::try_new(schema, vec![Arc::new(names)]).map_err(observers_core::StoreError::from)?;
         self.run(move |conn| {
             let tx = conn.transaction()?;
+            // The shards' rows, collected once: one pass over the big table, not one per shard.
+            tx.execute(
+                "CREATE TEMP TABLE syncing AS SELECT id FROM hub_sync_shards
+                 WHERE shard IN (SELECT shard FROM arrow(?))",
+                [&ArrowBatchRegistration::new(batch)],
+            )?;
             let marked = tx.execute(
                 "UPDATE openai_records SET synced_at = ?
-                 WHERE id IN (SELECT id FROM hub_sync_shards WHERE shard = ?)",
-                params![at.naive_utc(), shard],
+                 WHERE id BETWEEN (SELECT min(id) FROM syncing) AND (SELECT max(id) FROM syncing)
+                   AND id IN (SELECT id FROM syncing)",
+                params![at.naive_utc()],
             )?;
-            tx.execute("DELETE FROM hub_sync_shards WHERE shard = ?", params![shard])?;
+            tx.execute("DELETE FROM hub_sync_shards WHERE id IN (SELECT id FROM syncing)", [])?;
+            tx.execute("DROP TABLE syncing", [])?;
             tx.commit()?;
             Ok(marked as u64)
         })
@@ -318,6 +352,27 @@ impl DuckDbStore {
 
 fn select_sql(filter: &str) -> String {
     format!("SELECT {} FROM openai_records {filter}", observers_core::COLUMNS.join(", "))
+}
+
+/// The rows of one shard. The id range lets DuckDB skip the row groups outside it (ids are
+/// time-ordered, so a shard's rows sit together) instead of scanning the whole table.
+const IN_SHARD: &str = "id BETWEEN ? AND ? AND id IN (SELECT id FROM hub_sync_shards WHERE shard = ?)";
+
+/// The first and last id assigned to `shard`.
+fn shard_bounds(conn: &Connection, shard: &str) -> Result<Option<(String, String)>> {
+    let bounds: (Option<String>, Option<String>) = conn.query_row(
+        "SELECT min(id), max(id) FROM hub_sync_shards WHERE shard = ?",
+        params![shard],
+        |row| Ok((row.get(0)?, row.get(1)?)),
+    )?;
+    Ok(bounds.0.zip(bounds.1))
+}
+
+/// Records in id (time) order; sorted here rather than by DuckDB, whose sort of whole rows
+/// would need memory in proportion to their size.
+fn sorted(mut records: Vec<ChatCompletionRecord>) -> Result<Vec<ChatCompletionRecord>> {
+    records.sort_unstable_by_key(|r| r.id);
+    Ok(records)
 }
 
 fn query_records(

@@ -275,22 +275,17 @@ impl Worker {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
-                command = queue.recv() => match command {
-                    Some(Message::Record(record)) => self.add(*record),
-                    Some(Message::Control(Control::Push(reply))) => {
-                        let _ = reply.send(self.close_and_push().await);
+                message = queue.recv() => {
+                    if !self.handle(message).await {
+                        return;
                     }
-                    Some(Message::Control(Control::Close(reply))) => {
-                        let _ = reply.send(self.close_and_push().await);
-                        break;
-                    }
-                    None => {
-                        if let Err(e) = self.close_and_push().await {
-                            tracing::error!(error = %e, folder = %self.pusher.folder().display(), "final push to the Hub failed; the shards stay on disk for the next run");
+                    // Take what is already queued without a trip through `select!` per record.
+                    while let Ok(message) = queue.try_recv() {
+                        if !self.handle(Some(message)).await {
+                            return;
                         }
-                        break;
                     }
-                },
+                }
                 _ = tick.tick() => {
                     if let Err(e) = self.close_and_push().await {
                         tracing::warn!(error = %e, "push to the Hub failed; the shards are kept and the next push retries");
@@ -298,6 +293,27 @@ impl Worker {
                 }
             }
         }
+    }
+
+    /// Handles one message; `false` when the store is done.
+    async fn handle(&mut self, message: Option<Message<Control>>) -> bool {
+        match message {
+            Some(Message::Record(record)) => self.add(*record),
+            Some(Message::Control(Control::Push(reply))) => {
+                let _ = reply.send(self.close_and_push().await);
+            }
+            Some(Message::Control(Control::Close(reply))) => {
+                let _ = reply.send(self.close_and_push().await);
+                return false;
+            }
+            None => {
+                if let Err(e) = self.close_and_push().await {
+                    tracing::error!(error = %e, folder = %self.pusher.folder().display(), "final push to the Hub failed; the shards stay on disk for the next run");
+                }
+                return false;
+            }
+        }
+        true
     }
 
     fn add(&mut self, record: ChatCompletionRecord) {

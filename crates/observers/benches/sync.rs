@@ -52,8 +52,20 @@ fn main() {
             ..SyncOptions::new("tester/bench")
         };
         let start = Instant::now();
-        let report = sync_to_hub(&store, &options, |_| {}).await.unwrap();
+        let mut phases = Vec::new();
+        let report = sync_to_hub(&store, &options, |event| {
+            let phase = match event {
+                observers::sync::SyncEvent::Planned { .. } => "assign",
+                observers::sync::SyncEvent::ShardWritten { .. } => "write",
+                observers::sync::SyncEvent::Pushed(_) => "push",
+            };
+            phases.push((phase, start.elapsed()));
+        })
+        .await
+        .unwrap();
         let elapsed = start.elapsed();
+        let at = |name: &str| phases.iter().rev().find(|(p, _)| *p == name).map_or(elapsed, |(_, t)| *t);
+        let (assign, write, push) = (at("assign"), at("write"), at("push"));
         assert_eq!(report.rows, rows as u64);
         let hub_bytes: u64 = hub
             .files("tester/bench")
@@ -76,6 +88,13 @@ fn main() {
             hub_bytes as f64 / (1 << 20) as f64
         );
         println!("pushed {} bytes in {} shard(s)", report.bytes, report.shards);
+        println!(
+            "sync phases: assign {:.1} s, write shards {:.1} s, push {:.1} s, mark synced {:.1} s",
+            assign.as_secs_f64(),
+            (write - assign).as_secs_f64(),
+            (push - write).as_secs_f64(),
+            (elapsed - push).as_secs_f64()
+        );
     });
 }
 

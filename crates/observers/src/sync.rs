@@ -167,8 +167,9 @@ pub async fn sync_to_hub(
     if options.dry_run {
         return dry_run(store, batch_size, report).await;
     }
-    // 1. Assign unsynced rows to shards (resuming any earlier assignment).
-    while store.assign_to_shard(&new_shard_name(), batch_size).await? > 0 {}
+    // 1. Assign unsynced rows to shards (an earlier, interrupted sync's assignments stay).
+    let base = new_shard_name();
+    store.assign_to_shards(base.trim_end_matches(".parquet"), batch_size).await?;
     let assigned = store.assigned_shards().await?;
     on_event(&SyncEvent::Planned { rows: assigned.iter().map(|(_, rows)| rows).sum() });
 
@@ -190,11 +191,13 @@ pub async fn sync_to_hub(
     // 4. Mark synced exactly the rows of the shards now on the Hub.
     checkpoint(options, SyncStep::Mark)?;
     let on_hub: HashSet<&str> = pushed.on_hub.iter().map(String::as_str).collect();
-    let now = chrono::Utc::now();
-    for (shard, _) in assigned.iter().filter(|(shard, _)| on_hub.contains(shard.as_str())) {
-        report.rows += store.mark_shard_synced(shard, now).await?;
-        report.shards += 1;
-    }
+    let done: Vec<String> = assigned
+        .iter()
+        .filter(|(shard, _)| on_hub.contains(shard.as_str()))
+        .map(|(shard, _)| shard.clone())
+        .collect();
+    report.rows = store.mark_shards_synced(&done, chrono::Utc::now()).await?;
+    report.shards = done.len();
     report.bytes = pushed.bytes;
     report.commit_url = pushed.commit_url;
     Ok(report)

@@ -306,9 +306,7 @@ impl DuckDbStore {
                 [&ArrowBatchRegistration::new(batch)],
             )?;
             let marked = tx.execute(
-                "UPDATE openai_records SET synced_at = ?
-                 WHERE id BETWEEN (SELECT min(id) FROM syncing) AND (SELECT max(id) FROM syncing)
-                   AND id IN (SELECT id FROM syncing)",
+                "UPDATE openai_records SET synced_at = ? FROM syncing WHERE openai_records.id = syncing.id",
                 params![at.naive_utc()],
             )?;
             tx.execute("DELETE FROM hub_sync_shards WHERE id IN (SELECT id FROM syncing)", [])?;

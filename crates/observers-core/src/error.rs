@@ -22,6 +22,14 @@ pub enum StoreError {
         /// What is wrong with it.
         reason: String,
     },
+    /// The record cannot be stored as it is (see [`ChatCompletionRecord::validate`](crate::ChatCompletionRecord::validate)).
+    #[error("the record cannot be stored: column `{column}` holds {reason}")]
+    InvalidRecord {
+        /// The offending column.
+        column: &'static str,
+        /// What is wrong, and what to do.
+        reason: String,
+    },
     /// A JSON column held text that is not valid JSON.
     #[error("column `{column}` holds invalid JSON: {source}")]
     InvalidJson {

@@ -36,7 +36,7 @@ pub mod schema;
 mod store;
 
 pub use error::{Result, StoreError};
-pub use record::{ChatCompletionRecord, Message};
+pub use record::{ChatCompletionRecord, Message, MAX_JSON_DEPTH};
 pub use schema::{records_from_batch, records_to_batch, schema, COLUMNS};
 pub use store::{Store, StoreStats, TryAddError};
 

@@ -88,11 +88,13 @@ pub fn queue<C>(
 }
 
 impl<C> QueueHandle<C> {
-    /// Queues a record, waiting while the queue is full.
+    /// Queues a record, waiting while the queue is full; refuses one that
+    /// [`validate`](ChatCompletionRecord::validate) rejects.
     pub async fn add(&self, record: ChatCompletionRecord) -> Result<()> {
         if self.is_closed() {
             return Err(StoreError::Closed);
         }
+        record.validate()?;
         self.sender.send(Message::Record(Box::new(record))).await.map_err(|_| StoreError::Closed)
     }
 
@@ -101,6 +103,7 @@ impl<C> QueueHandle<C> {
         if self.is_closed() {
             return Err(TryAddError::Closed(Box::new(record)));
         }
+        record.validate().map_err(TryAddError::Invalid)?;
         self.sender.try_send(Message::Record(Box::new(record))).map_err(|e| {
             let full = matches!(e, mpsc::error::TrySendError::Full(_));
             let Message::Record(record) = e.into_inner() else { unreachable!("try_add only sends records") };

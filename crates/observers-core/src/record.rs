@@ -6,6 +6,8 @@ use serde_json::value::RawValue;
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::error::StoreError;
+
 /// One observed chat completion: what was asked, what came back, and how it went.
 ///
 /// Field order is column order in every store (`from openai_records limit 10` shows them
@@ -68,7 +70,56 @@ pub struct ChatCompletionRecord {
     pub time_to_first_token_ms: Option<f64>,
 }
 
+/// The deepest JSON nesting a record may hold. `serde_json` (and so every reader of the
+/// stores here) parses back at most 127 levels; the rest is margin for readers that wrap a
+/// column's value in more structure.
+pub const MAX_JSON_DEPTH: usize = 100;
+
+/// How deeply `value` nests (a scalar is 0, `{}` or `[]` is 1). Iterative: a hostile value
+/// cannot overflow the stack here.
+fn json_depth(value: &Value) -> usize {
+    let mut deepest = 0;
+    let mut stack = vec![(value, 0usize)];
+    while let Some((value, depth)) = stack.pop() {
+        let children: Box<dyn Iterator<Item = &Value>> = match value {
+            Value::Array(items) => Box::new(items.iter()),
+            Value::Object(map) => Box::new(map.values()),
+            _ => continue,
+        };
+        deepest = deepest.max(depth + 1);
+        stack.extend(children.map(|child| (child, depth + 1)));
+    }
+    deepest
+}
+
 impl ChatCompletionRecord {
+    /// Checks that the record can be stored and read back: its JSON columns nest at most
+    /// [`MAX_JSON_DEPTH`] levels. Stores call this when a record is added, so a bad record is
+    /// refused with a clear error instead of being written and breaking later reads.
+    pub fn validate(&self) -> Result<(), StoreError> {
+        let columns = [
+            ("tool_calls", &self.tool_calls),
+            ("function_call", &self.function_call),
+            ("properties", &self.properties),
+            ("arguments", &self.arguments),
+        ];
+        let messages = self.messages.iter().map(|m| ("messages", &m.tool_calls));
+        for (column, value) in columns.into_iter().chain(messages) {
+            if let Some(value) = value {
+                let depth = json_depth(value);
+                if depth > MAX_JSON_DEPTH {
+                    return Err(StoreError::InvalidRecord {
+                        column,
+                        reason: format!(
+                            "JSON nested {depth} levels deep; at most {MAX_JSON_DEPTH} can be read back: flatten it"
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// A new record for a call to `model` starting now, with a fresh id and nothing else set.
     pub fn new(model: impl Into<String>) -> Self {
         Self::started_at(Some(model.into()), Utc::now())
@@ -199,6 +250,21 @@ mod tests {
         assert_eq!(Message::from_openai(&json!("hi")).content.as_deref(), Some("\"hi\""));
         let m = Message::from_openai(&json!({"content": 42}));
         assert_eq!((m.role.as_str(), m.content.as_deref()), ("", Some("42")));
+    }
+
+    #[test]
+    fn json_too_deep_to_read_back_is_refused() {
+        let nested = |depth: usize| (0..depth).fold(json!(1), |inner, _| json!([inner]));
+        let mut record = ChatCompletionRecord::new("m");
+        record.properties = Some(nested(MAX_JSON_DEPTH));
+        assert!(record.validate().is_ok());
+        let text = record.properties.as_ref().map(Value::to_string).unwrap_or_default();
+        assert!(serde_json::from_str::<Value>(&text).is_ok(), "what is allowed reads back");
+        let unreadable = nested(128).to_string();
+        assert!(serde_json::from_str::<Value>(&unreadable).is_err(), "serde_json's own limit");
+        record.properties = Some(nested(MAX_JSON_DEPTH + 1));
+        let err = record.validate().unwrap_err().to_string();
+        assert!(err.contains("properties") && err.contains("flatten"), "{err}");
     }
 
     #[test]

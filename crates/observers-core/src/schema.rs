@@ -133,7 +133,8 @@ fn micros(t: &DateTime<Utc>) -> i64 {
     t.timestamp_micros()
 }
 
-/// Converts records to one [`RecordBatch`] of [`schema()`].
+/// Converts records to one [`RecordBatch`] of [`schema()`]; fails if a record does not
+/// [`validate`](ChatCompletionRecord::validate).
 ///
 /// # Example
 /// ```
@@ -146,6 +147,9 @@ fn micros(t: &DateTime<Utc>) -> i64 {
 /// # Ok::<(), observers_core::StoreError>(())
 /// ```
 pub fn records_to_batch(records: &[ChatCompletionRecord]) -> Result<RecordBatch> {
+    for record in records {
+        record.validate()?;
+    }
     let strings = |f: &dyn Fn(&ChatCompletionRecord) -> Option<String>| -> ArrayRef {
         Arc::new(records.iter().map(f).collect::<StringArray>())
     };

@@ -80,4 +80,7 @@ pub enum TryAddError {
     /// The store is closed; the record cannot be stored.
     #[error("the store is closed")]
     Closed(Box<ChatCompletionRecord>),
+    /// The record cannot be stored at all (see [`ChatCompletionRecord::validate`]).
+    #[error(transparent)]
+    Invalid(crate::StoreError),
 }

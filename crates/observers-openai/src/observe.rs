@@ -10,7 +10,6 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use chrono::Utc;
-use observers_core::uuid::Uuid;
 use observers_core::{ChatCompletionRecord, Message, Store, TryAddError};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
@@ -170,9 +169,9 @@ impl Observer {
         self.lost.load(Ordering::Relaxed)
     }
 
-    fn count_lost(&self, id: Uuid, reason: &dyn std::fmt::Display) {
+    fn count_lost(&self, reason: &dyn std::fmt::Display) {
         let total = self.lost.fetch_add(1, Ordering::Relaxed) + 1;
-        tracing::warn!(record = %id, total_lost = total, "observers could not store a record: {reason}");
+        tracing::warn!(total_lost = total, "observers could not store a record: {reason}");
     }
 
     /// Hands a record to the store; waits only if its queue is full.
@@ -180,11 +179,14 @@ impl Observer {
         let record = match self.store.try_add(record) {
             Ok(()) => return,
             Err(TryAddError::Full(record)) => *record,
-            Err(TryAddError::Closed(record)) => return self.count_lost(record.id, &"the store is closed"),
+            Err(TryAddError::Closed(record)) => {
+                return self.count_lost(&format!("{}: the store is closed", record.id))
+            }
+            Err(TryAddError::Invalid(error)) => return self.count_lost(&error),
         };
         let id = record.id;
         if let Err(error) = self.store.add(record).await {
-            self.count_lost(id, &error);
+            self.count_lost(&format!("{id}: {error}"));
         }
     }
 
@@ -198,11 +200,15 @@ impl Observer {
                     let observer = self.clone();
                     runtime.spawn(async move { observer.submit(*record).await });
                 }
-                Err(_) => {
-                    self.count_lost(record.id, &"the store's queue is full and no async runtime is running")
-                }
+                Err(_) => self.count_lost(&format!(
+                    "{}: the store's queue is full and no async runtime runs",
+                    record.id
+                )),
             },
-            Err(TryAddError::Closed(record)) => self.count_lost(record.id, &"the store is closed"),
+            Err(TryAddError::Closed(record)) => {
+                self.count_lost(&format!("{}: the store is closed", record.id))
+            }
+            Err(TryAddError::Invalid(error)) => self.count_lost(&error),
         }
     }
 }

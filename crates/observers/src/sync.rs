@@ -1,7 +1,7 @@
 //! Push what a local DuckDB store holds and a Hub dataset lacks, and mark it synced.
 //!
 //! The protocol survives being stopped at any point. Unsynced rows are first assigned to
-//! named shards in the store itself (table `hub_sync_shards`, one transaction per shard);
+//! named shards in the store itself (table `hub_sync_shards`, in one statement);
 //! shard files are written from those assignments, pushed (the Hub is asked which shards it
 //! already has), and only then are exactly the rows of the shards on the Hub marked synced.
 //! A rerun finds the same assignments, rewrites any missing file under the same name, and so

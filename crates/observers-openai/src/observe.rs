@@ -247,7 +247,7 @@ impl Call {
         }
         let body = Bytes::from(serde_json::to_vec(request.body()).unwrap_or_default());
         let recording = observer.filter(|o| o.sample()).map(|observer| Recording {
-            record: base_record(observer, &request, timestamp, client.inner.api_key()),
+            record: base_record(observer, &request, timestamp),
             observer: observer.clone(),
             api_key: client.inner.api_key().map(str::to_string),
         });
@@ -271,13 +271,13 @@ impl Call {
         match result {
             Ok(answer) => {
                 fill_from_completion(&mut recording.record, &answer.completion);
-                recording.record.raw_response = raw_json(&answer.raw, recording.api_key.as_deref());
-                recording.observer.submit(recording.record).await;
+                recording.record.raw_response = raw_json(&answer.raw);
+                recording.submit().await;
                 Ok(answer.completion)
             }
             Err(error) => {
-                record_error(&mut recording.record, &error, recording.api_key.as_deref());
-                recording.observer.submit(recording.record).await;
+                record_error(&mut recording.record, &error);
+                recording.submit().await;
                 Err(error)
             }
         }
@@ -287,8 +287,8 @@ impl Call {
     pub(crate) async fn fail(&mut self, error: Error) -> Error {
         if let Some(mut recording) = self.recording.take() {
             recording.record.latency_ms = Some(elapsed_ms(self.started));
-            record_error(&mut recording.record, &error, recording.api_key.as_deref());
-            recording.observer.submit(recording.record).await;
+            record_error(&mut recording.record, &error);
+            recording.submit().await;
         }
         error
     }
@@ -299,21 +299,17 @@ fn base_record(
     observer: &Observer,
     request: &ChatCompletionRequest,
     timestamp: chrono::DateTime<Utc>,
-    api_key: Option<&str>,
 ) -> ChatCompletionRecord {
     let body = request.body();
     let mut record = ChatCompletionRecord::started_at(request.model().map(str::to_string), timestamp);
     if let Some(Value::Array(messages)) = body.get("messages") {
         record.messages = messages.iter().map(Message::from_openai).collect();
     }
-    let mut arguments: Map<String, Value> = body
+    let arguments: Map<String, Value> = body
         .iter()
         .filter(|(k, _)| *k != "model" && *k != "messages")
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
-    if let Some(key) = api_key {
-        redact_value(&mut arguments, key);
-    }
     record.arguments = (!arguments.is_empty()).then_some(Value::Object(arguments));
     record.tags = observer.options.tags.iter().chain(&request.tags).cloned().collect();
     let mut properties = observer.options.properties.clone();
@@ -322,29 +318,86 @@ fn base_record(
     record
 }
 
-/// Replaces the key wherever a string holds it (a user may pass `api_key` as a parameter).
-fn redact_value(map: &mut Map<String, Value>, key: &str) {
-    fn walk(value: &mut Value, key: &str) {
-        match value {
-            Value::String(s) if s.contains(key) => *s = s.replace(key, "[REDACTED]"),
-            Value::Array(items) => items.iter_mut().for_each(|v| walk(v, key)),
-            Value::Object(map) => map.values_mut().for_each(|v| walk(v, key)),
-            _ => {}
+/// The server's bytes as a JSON column value.
+pub(crate) fn raw_json(raw: &[u8]) -> Option<Box<RawValue>> {
+    let text = std::str::from_utf8(raw).ok()?.trim();
+    RawValue::from_string(text.to_string()).ok()
+}
+
+/// Replaces the API key wherever the record holds it: in what the user sent (a message, a
+/// parameter, a property), in what a server echoed, in an error. Cheap: one substring search
+/// per text, and only a client with a key pays it.
+fn scrub(record: &mut ChatCompletionRecord, key: &str) {
+    const REDACTED: &str = "[REDACTED]";
+    fn text(s: &mut String, key: &str) {
+        if s.contains(key) {
+            *s = s.replace(key, REDACTED);
         }
     }
-    if key.len() >= 4 {
-        map.values_mut().for_each(|v| walk(v, key));
+    fn json(value: &mut Value, key: &str) {
+        let mut stack = vec![value];
+        while let Some(value) = stack.pop() {
+            match value {
+                Value::String(s) => text(s, key),
+                Value::Array(items) => stack.extend(items.iter_mut()),
+                Value::Object(map) => {
+                    if map.keys().any(|k| k.contains(key)) {
+                        let entries = std::mem::take(map);
+                        map.extend(entries.into_iter().map(|(k, v)| (k.replace(key, REDACTED), v)));
+                    }
+                    stack.extend(map.values_mut());
+                }
+                _ => {}
+            }
+        }
+    }
+    if key.len() < 4 {
+        return; // too short to tell from ordinary text
+    }
+    let r = record;
+    for s in [&mut r.model, &mut r.assistant_message, &mut r.finish_reason, &mut r.error, &mut r.response_id]
+        .into_iter()
+        .flatten()
+    {
+        text(s, key);
+    }
+    r.tags.iter_mut().for_each(|t| text(t, key));
+    for message in &mut r.messages {
+        text(&mut message.role, key);
+        [&mut message.content, &mut message.name, &mut message.tool_call_id]
+            .into_iter()
+            .flatten()
+            .for_each(|s| text(s, key));
+        message.tool_calls.iter_mut().for_each(|v| json(v, key));
+    }
+    for value in
+        [&mut r.tool_calls, &mut r.function_call, &mut r.properties, &mut r.arguments].into_iter().flatten()
+    {
+        json(value, key);
+    }
+    if let Some(raw) = &r.raw_response {
+        if raw.get().contains(key) {
+            r.raw_response = RawValue::from_string(raw.get().replace(key, REDACTED)).ok();
+        }
     }
 }
 
-/// The server's bytes as a JSON column value (the key removed if a server echoed it).
-pub(crate) fn raw_json(raw: &[u8], api_key: Option<&str>) -> Option<Box<RawValue>> {
-    let text = std::str::from_utf8(raw).ok()?.trim();
-    let text = match api_key {
-        Some(key) if key.len() >= 4 && text.contains(key) => text.replace(key, "[REDACTED]"),
-        _ => text.to_string(),
-    };
-    RawValue::from_string(text).ok()
+impl Recording {
+    /// Removes the key from the record, then hands it to the store (see [`Observer::submit`]).
+    pub(crate) async fn submit(mut self) {
+        if let Some(key) = &self.api_key {
+            scrub(&mut self.record, key);
+        }
+        self.observer.submit(self.record).await;
+    }
+
+    /// The same from code that cannot wait (see [`Observer::submit_now`]).
+    pub(crate) fn submit_now(mut self) {
+        if let Some(key) = &self.api_key {
+            scrub(&mut self.record, key);
+        }
+        self.observer.submit_now(self.record);
+    }
 }
 
 fn to_i32(n: Option<u64>) -> Option<i32> {
@@ -379,14 +432,13 @@ fn fill_from_completion(record: &mut ChatCompletionRecord, completion: &ChatComp
     }
 }
 
-/// Marks the record failed. Error messages are already free of the key (the client redacts
-/// them); the provider's error body is redacted here.
-pub(crate) fn record_error(record: &mut ChatCompletionRecord, error: &Error, api_key: Option<&str>) {
+/// Marks the record failed, keeping the provider's error body.
+pub(crate) fn record_error(record: &mut ChatCompletionRecord, error: &Error) {
     record.error = Some(error.to_string());
     record.finish_reason = Some("error".into());
     if let Error::Api(api) = error {
         if let Some(body) = &api.body {
-            record.raw_response = raw_json(body.to_string().as_bytes(), api_key);
+            record.raw_response = raw_json(body.to_string().as_bytes());
         }
     }
 }

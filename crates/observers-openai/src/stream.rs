@@ -161,23 +161,24 @@ fn has_output(delta: &crate::types::Delta) -> bool {
 impl Recorder {
     fn finish(self, latency_ms: f64, error: Option<&Error>) {
         let Recorder { recording, answer, raw_chunks, first_token_ms } = self;
-        let Recording { observer, mut record, api_key } = recording;
+        let mut recording = recording;
+        let record = &mut recording.record;
         record.latency_ms = Some(latency_ms);
         record.time_to_first_token_ms = first_token_ms;
-        answer.fill(&mut record);
+        answer.fill(record);
         if !raw_chunks.is_empty() {
             let joined = format!("[{}]", raw_chunks.join(","));
-            record.raw_response = raw_json(joined.as_bytes(), api_key.as_deref());
+            record.raw_response = raw_json(joined.as_bytes());
         }
         if let Some(error) = error {
             let raw = record.raw_response.take();
-            record_error(&mut record, error, api_key.as_deref());
+            record_error(record, error);
             // Keep what arrived: the chunks say more than an error body would.
             if raw.is_some() {
                 record.raw_response = raw;
             }
         }
-        observer.submit_now(record);
+        recording.submit_now();
     }
 }
 

@@ -7,6 +7,9 @@
 //! - `cargo xtask sync --repo owner/name`: push `./store.db` to a Hub dataset, and
 //!   `cargo xtask stats`: per-model summary; the same code as the `observers` binary.
 
+// A command-line tool: its reports go to stdout.
+#![allow(clippy::print_stdout)]
+
 use std::env;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -168,11 +171,58 @@ fn ci() -> Result {
     test(&[])
 }
 
+/// Runs every benchmark (release), echoing their output, then prints their result rows as one
+/// table and writes them to `<target>/bench/results.json`.
 fn bench(args: &[String]) -> Result {
     let mut command = cargo();
-    command.args(["bench", "--workspace", "--all-features"]);
+    command.args(["bench", "--workspace", "--all-features", "--benches"]);
     if !args.is_empty() {
         command.arg("--").args(args);
     }
-    run(&mut command)
+    eprintln!("xtask: running {command:?}");
+    let output = command
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .map_err(|e| format!("could not start {command:?}: {e}"))?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    print!("{stdout}");
+    if !output.status.success() {
+        return Err(format!("the benchmarks failed with {}", output.status));
+    }
+    // Each bench prints a title line (`name: what was measured`), then markdown table rows and
+    // notes; gather them per bench.
+    let mut results: Vec<(String, Vec<String>)> = Vec::new();
+    let libtest = |line: &str| line.starts_with("running ") || line.starts_with("test ");
+    for line in stdout.lines().filter(|line| !libtest(line)) {
+        let is_title = !line.starts_with('|')
+            && line.split_once(':').is_some_and(|(name, _)| {
+                !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            });
+        if is_title {
+            results.push((line.to_string(), Vec::new()));
+        } else if let Some((_, lines)) = results.last_mut() {
+            if !line.trim().is_empty() && !line.starts_with("|---") {
+                lines.push(line.to_string());
+            }
+        }
+    }
+    println!("\n## All benchmarks\n");
+    for (title, lines) in &results {
+        println!("### {title}");
+        for line in lines {
+            println!("{line}");
+        }
+        println!();
+    }
+    let json = serde_json::json!(results
+        .iter()
+        .map(|(title, lines)| serde_json::json!({"bench": title, "lines": lines}))
+        .collect::<Vec<_>>());
+    let dir = target_dir().join("bench");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let path = dir.join("results.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&json).unwrap_or_default())
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    eprintln!("xtask: results written to {}", path.display());
+    Ok(())
 }

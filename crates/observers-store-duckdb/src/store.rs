@@ -41,6 +41,12 @@ pub const DROP_FLUSH_TIMEOUT: Duration = Duration::from_secs(60);
 /// is full. Dropping the last handle writes what is queued and releases the file; so does
 /// [`close`](Store::close), which also reports errors.
 ///
+/// What a hard kill (SIGKILL, power cut of the process) can lose: the records added since
+/// the last [`flush`](Store::flush) that returned, that is at most the queue
+/// ([`DuckDbStoreBuilder::queue_capacity`]) plus the batch being inserted. Everything a
+/// returned `flush` covered is committed, and the file opens and reads in full afterwards
+/// (tested by killing a writer mid-stream).
+///
 /// # Example
 /// ```
 /// use observers_store_duckdb::DuckDbStore;

@@ -422,3 +422,24 @@ async fn stream_true_on_create_is_refused_with_a_clear_error() {
         s.client.chat().completions().create(question().param("stream", json!(true))).await.unwrap_err();
     assert!(matches!(&error, Error::InvalidArgument(m) if m.contains("create_stream")), "{error}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_429_storm_is_recorded_call_by_call() {
+    let s = setup(Scenario::HttpError(429)).await;
+    let calls: Vec<_> = (0..64)
+        .map(|i| {
+            let client = s.client.clone();
+            tokio::spawn(async move {
+                let request = ChatCompletionRequest::new("m").message(ChatMessage::user(format!("q{i}")));
+                client.chat().completions().create(request).await
+            })
+        })
+        .collect();
+    for call in calls {
+        let error = call.await.unwrap().unwrap_err();
+        assert_eq!(error.status(), Some(429));
+    }
+    let rows = s.rows().await;
+    assert_eq!(rows.len(), 64);
+    assert!(rows.iter().all(|r| r.finish_reason.as_deref() == Some("error") && r.error.is_some()));
+}

@@ -80,6 +80,7 @@ fn main() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let server = MockOpenAi::start_with(Scenario::Text).await.unwrap();
+        server.set_recording(false); // millions of kept requests would be the memory growth
         let dir = tempfile::tempdir().unwrap();
         let store = DuckDbStore::open(dir.path().join("store.db")).unwrap();
         let bare = OpenAi::builder().base_url(server.base_url()).api_key("sk-bench").build().unwrap();

@@ -270,6 +270,8 @@ impl ReceivedRequest {
 struct Shared {
     scenario: Mutex<Scenario>,
     requests: Mutex<Vec<ReceivedRequest>>,
+    /// Off for load runs: keeping every request would grow without bound.
+    recording: std::sync::atomic::AtomicBool,
     last_seq: AtomicU64,
     shutdown: watch::Receiver<bool>,
 }
@@ -280,7 +282,9 @@ impl Shared {
     }
 
     fn record(&self, request: ReceivedRequest) {
-        self.requests.lock().unwrap_or_else(PoisonError::into_inner).push(request);
+        if self.recording.load(Ordering::Relaxed) {
+            self.requests.lock().unwrap_or_else(PoisonError::into_inner).push(request);
+        }
     }
 
     fn next_seq(&self) -> u64 {
@@ -311,6 +315,7 @@ impl MockOpenAi {
         let shared = Arc::new(Shared {
             scenario: Mutex::new(scenario),
             requests: Mutex::new(Vec::new()),
+            recording: std::sync::atomic::AtomicBool::new(true),
             last_seq: AtomicU64::new(0),
             shutdown: shutdown_rx.clone(),
         });
@@ -347,6 +352,12 @@ impl MockOpenAi {
     /// Changes the default scenario for later requests.
     pub fn set_scenario(&self, scenario: Scenario) {
         *self.shared.scenario.lock().unwrap_or_else(PoisonError::into_inner) = scenario;
+    }
+
+    /// Whether later requests are kept for [`requests`](Self::requests) (on by default). Turn
+    /// it off for load tests, where keeping millions of requests would be the memory growth.
+    pub fn set_recording(&self, on: bool) {
+        self.shared.recording.store(on, Ordering::Relaxed);
     }
 
     /// Every request received so far, in arrival order.

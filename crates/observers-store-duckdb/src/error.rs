@@ -30,6 +30,17 @@ pub enum Error {
         /// DuckDB's own words.
         detail: String,
     },
+    /// The file (or its folder) cannot be written: a read-only file system, or no permission.
+    #[error(
+        "{path} cannot be written ({detail}); observers needs to write its store: open a path on \
+         a writable disk"
+    )]
+    NotWritable {
+        /// The file.
+        path: PathBuf,
+        /// DuckDB's own words.
+        detail: String,
+    },
     /// The file was written by a newer observers whose schema this version does not know.
     #[error(
         "{path} has store schema version {found}, newer than the {supported} this version of \

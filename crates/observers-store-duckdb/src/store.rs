@@ -147,6 +147,8 @@ fn connect(path: &Path, memory_limit: &str) -> Result<Connection> {
         let lower = detail.to_lowercase();
         if lower.contains("lock") {
             Error::Locked { path: path.to_path_buf(), detail }
+        } else if lower.contains("read-only file system") || lower.contains("permission denied") {
+            Error::NotWritable { path: path.to_path_buf(), detail }
         } else if lower.contains("not a valid duckdb database")
             || lower.contains("corrupt")
             || lower.contains("invalid magic")

@@ -1,6 +1,7 @@
-//! Disk faults. A full disk: writes fail with a clear, counted error; adding records never fails the
-//! caller; the file opens afterwards. (The disk is "full" through a file-size limit, set with
-//! `ulimit -f` on a child process.)
+//! Disk faults, each in a child process. A full disk (a file-size limit, `ulimit -f`): writes
+//! fail with a clear, counted error, adding records never fails the caller, the file opens
+//! afterwards. A read-only disk (a read-only bind mount in the child's own mount namespace):
+//! a clear error, and the store is left untouched.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

@@ -443,3 +443,44 @@ async fn a_429_storm_is_recorded_call_by_call() {
     assert_eq!(rows.len(), 64);
     assert!(rows.iter().all(|r| r.finish_reason.as_deref() == Some("error") && r.error.is_some()));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_upstream_under_load_times_out_on_every_call() {
+    let server = MockOpenAi::start_with(Scenario::Stall).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = DuckDbStore::open(dir.path().join("store.db")).unwrap();
+    let client =
+        OpenAi::builder().base_url(server.base_url()).timeout(Duration::from_millis(500)).build().unwrap();
+    let client = wrap_openai(client, store.clone());
+    let started = std::time::Instant::now();
+    let calls: Vec<_> = (0..64)
+        .map(|i| {
+            let client = client.clone();
+            tokio::spawn(async move {
+                let request = ChatCompletionRequest::new("m").message(ChatMessage::user(format!("q{i}")));
+                if i % 2 == 0 {
+                    client.chat().completions().create(request).await.map(|_| ())
+                } else {
+                    let mut stream = client.chat().completions().create_stream(request).await?;
+                    while let Some(chunk) = stream.next().await {
+                        chunk?;
+                    }
+                    Ok(())
+                }
+            })
+        })
+        .collect();
+    for call in calls {
+        let error = call.await.unwrap().unwrap_err();
+        assert!(matches!(error, Error::Timeout { .. }), "{error:?}");
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "nothing hangs past the timeout: {:?}",
+        started.elapsed()
+    );
+    store.flush().await.unwrap();
+    let rows = store.unsynced(None, 100).await.unwrap();
+    assert_eq!(rows.len(), 64);
+    assert!(rows.iter().all(|r| r.error.as_deref().is_some_and(|e| e.contains("timed out"))));
+}

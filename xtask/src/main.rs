@@ -32,7 +32,7 @@ enum Task {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// Everything CI checks: fmt, clippy, rustdoc, the quickstart example, the tests.
+    /// Everything CI checks: fmt, clippy, rustdoc, cargo-deny, the quickstart example, the tests.
     Ci,
     /// Push the local store's records to a Hub dataset (`observers sync --help`).
     Sync {

@@ -164,6 +164,9 @@ fn ci() -> Result {
     run(cargo()
         .args(["doc", "--workspace", "--all-features", "--no-deps"])
         .env("RUSTDOCFLAGS", "-D warnings"))?;
+    // Supply chain: licenses, banned crates, sources (deny.toml). Advisories need the RustSec
+    // database from GitHub, which these machines cannot reach.
+    run(cargo().args(["deny", "check", "bans", "licenses", "sources"]))?;
     run(cargo()
         .args(["run", "--example", "quickstart"])
         .env_remove("OPENAI_API_KEY")

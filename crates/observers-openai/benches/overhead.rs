@@ -122,6 +122,27 @@ fn main() {
         streamed.print(1.0);
         per_chunk.print(chunks_per_stream as f64);
         println!("rows recorded: {rows} (expected {})", 2 * calls + 200);
+
+        // 64 concurrent callers: each round runs 64 bare calls at once, then 64 wrapped ones;
+        // latencies are per call.
+        let mut concurrent =
+            Row { name: "plain call, 64 concurrent callers", bare: Vec::new(), wrapped: Vec::new() };
+        for _ in 0..(calls / 64).max(10) {
+            for (client, into) in [(&bare, &mut concurrent.bare), (&wrapped, &mut concurrent.wrapped)] {
+                let tasks: Vec<_> = (0..64)
+                    .map(|_| {
+                        let client = client.clone();
+                        tokio::spawn(async move { plain_call(&client).await })
+                    })
+                    .collect();
+                for task in tasks {
+                    into.push(task.await.unwrap());
+                }
+            }
+        }
+        println!("| what | bare p50 | bare p99 | wrapped p50 | wrapped p99 | added p50 | added p99 |");
+        println!("|---|---|---|---|---|---|---|");
+        concurrent.print(1.0);
         store.close().await.unwrap();
     });
 }

@@ -78,6 +78,19 @@ impl Setup {
     }
 }
 
+/// Call number `i`: plain when even, streamed to its end when odd.
+async fn mixed_call(client: &OpenAi, model: &str, i: usize) -> Result<(), Error> {
+    let request = ChatCompletionRequest::new(model).message(ChatMessage::user(format!("q{i}")));
+    if i.is_multiple_of(2) {
+        return client.chat().completions().create(request).await.map(|_| ());
+    }
+    let mut stream = client.chat().completions().create_stream(request).await?;
+    while let Some(chunk) = stream.next().await {
+        chunk?;
+    }
+    Ok(())
+}
+
 /// No column of the record holds the API key.
 fn assert_no_secret(record: &ChatCompletionRecord) {
     let text = serde_json::to_string(record).unwrap();
@@ -334,19 +347,7 @@ async fn sixty_four_concurrent_calls_give_sixty_four_rows() {
     let calls: Vec<_> = (0..64)
         .map(|i| {
             let client = s.client.clone();
-            tokio::spawn(async move {
-                let request =
-                    ChatCompletionRequest::new("gpt-4o-mini").message(ChatMessage::user(format!("q{i}")));
-                if i % 2 == 0 {
-                    client.chat().completions().create(request).await.map(|_| ())
-                } else {
-                    let mut stream = client.chat().completions().create_stream(request).await?;
-                    while let Some(chunk) = stream.next().await {
-                        chunk?;
-                    }
-                    Ok(())
-                }
-            })
+            tokio::spawn(async move { mixed_call(&client, "gpt-4o-mini", i).await })
         })
         .collect();
     for call in calls {
@@ -456,18 +457,7 @@ async fn a_stalled_upstream_under_load_times_out_on_every_call() {
     let calls: Vec<_> = (0..64)
         .map(|i| {
             let client = client.clone();
-            tokio::spawn(async move {
-                let request = ChatCompletionRequest::new("m").message(ChatMessage::user(format!("q{i}")));
-                if i % 2 == 0 {
-                    client.chat().completions().create(request).await.map(|_| ())
-                } else {
-                    let mut stream = client.chat().completions().create_stream(request).await?;
-                    while let Some(chunk) = stream.next().await {
-                        chunk?;
-                    }
-                    Ok(())
-                }
-            })
+            tokio::spawn(async move { mixed_call(&client, "m", i).await })
         })
         .collect();
     for call in calls {

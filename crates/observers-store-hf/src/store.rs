@@ -109,7 +109,7 @@ impl HubStoreBuilder {
     /// A [`Pusher`] of the shards in this store's folder, without a background thread: for
     /// tools that write shards themselves (such as `observers sync`).
     pub fn pusher(self) -> Result<Pusher> {
-        let repo_id = self.repo_id.ok_or_else(|| Error::Config("HubStore needs a repo_id".into()))?;
+        let repo_id = self.repo_id.ok_or_else(|| Error::Config("HubStore needs a dataset: call `.repo_id(\"owner/name\")` (or `.repo_id(\"name\")` for the token owner's namespace)".into()))?;
         let (owner, name) = RepoId::parse(&repo_id)?;
         let folder = match self.folder {
             Some(folder) => folder,

@@ -116,8 +116,13 @@ impl DuckDbStoreBuilder {
         let counters = Arc::new(Counters::default());
         let what = format!("DuckDB store {}", self.path.display());
         let (queue, receiver, finished) = queue(self.queue_capacity, what, DROP_FLUSH_TIMEOUT);
-        let writer =
-            Writer { conn, counters: counters.clone(), max_batch: self.max_batch, insert_sql: insert_sql() };
+        let writer = Writer {
+            conn,
+            counters: counters.clone(),
+            max_batch: self.max_batch,
+            insert_sql: insert_sql(),
+            memory_limit: self.memory_limit.clone(),
+        };
         std::thread::Builder::new()
             .name("observers-duckdb-writer".into())
             .spawn(move || writer.run(receiver, finished))

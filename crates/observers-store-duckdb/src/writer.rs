@@ -8,6 +8,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use duckdb::arrow::record_batch::RecordBatch;
 use duckdb::vtab::arrow::{ArrowBatchRegistration, ArrowVTab};
 use duckdb::Connection;
 use observers_core::queue::{Finished, Message};
@@ -53,7 +54,14 @@ pub(crate) struct Writer {
     pub(crate) counters: Arc<Counters>,
     pub(crate) max_batch: usize,
     pub(crate) insert_sql: String,
+    /// DuckDB's configured `memory_limit`, restored after a huge record's insert.
+    pub(crate) memory_limit: String,
 }
+
+/// How much memory inserting a record may take per byte of its Arrow data. DuckDB checks
+/// every JSON value by parsing it, and that parse takes one block of about 5 times the text
+/// (a 50 MiB `raw_response` asks for 256 MiB); 8 leaves room for the rest of the insert.
+const INSERT_BYTES_PER_RECORD_BYTE: usize = 8;
 
 impl Writer {
     pub(crate) fn prepare(conn: &Connection) -> Result<()> {
@@ -114,7 +122,7 @@ impl Writer {
             Err(batch_error) => {
                 tracing::debug!(error = %batch_error, rows = pending.len(), "batch insert failed; retrying row by row");
                 for record in pending.iter() {
-                    match self.insert(std::slice::from_ref(record)) {
+                    match self.insert_one(record) {
                         Ok(()) => self.counters.written.fetch_add(1, Ordering::Relaxed),
                         Err(e) => {
                             tracing::error!(id = %record.id, error = %e, "could not store an observers record");
@@ -129,9 +137,53 @@ impl Writer {
 
     fn insert(&mut self, records: &[ChatCompletionRecord]) -> Result<()> {
         let batch = records_to_batch(records).map_err(Error::Record)?;
+        self.insert_batch(batch)
+    }
+
+    fn insert_batch(&mut self, batch: RecordBatch) -> Result<()> {
         let registration = ArrowBatchRegistration::new(batch);
         let mut statement = self.conn.prepare_cached(&self.insert_sql)?;
         statement.execute([&registration])?;
         Ok(())
     }
+
+    /// Inserts one record. A record too large for DuckDB's memory limit (tens of megabytes
+    /// of JSON) is retried once with the limit raised for that insert alone: the limit is
+    /// there to keep DuckDB's cache small, not to refuse a call's record.
+    fn insert_one(&mut self, record: &ChatCompletionRecord) -> Result<()> {
+        let batch = records_to_batch(std::slice::from_ref(record)).map_err(Error::Record)?;
+        match self.insert_batch(batch.clone()) {
+            Err(e) if is_out_of_memory(&e) => {
+                let headroom = batch.get_array_memory_size().saturating_mul(INSERT_BYTES_PER_RECORD_BYTE);
+                let raised = format!("{}MiB", (headroom + memory_in_use(&self.conn)?) >> 20);
+                tracing::debug!(id = %record.id, limit = %raised, "raising DuckDB's memory limit for one large record");
+                set_memory_limit(&self.conn, &raised)?;
+                let inserted = self.insert_batch(batch);
+                if let Err(e) = set_memory_limit(&self.conn, &self.memory_limit) {
+                    tracing::warn!(error = %e, "could not restore DuckDB's memory limit after a large record");
+                }
+                inserted
+            }
+            other => other,
+        }
+    }
+}
+
+/// DuckDB ran out of its memory limit (rather than the record or the file being at fault).
+fn is_out_of_memory(error: &Error) -> bool {
+    error.to_string().contains("Out of Memory")
+}
+
+/// Bytes DuckDB holds now (its cache included).
+fn memory_in_use(conn: &Connection) -> Result<usize> {
+    let bytes: i64 =
+        conn.query_row("SELECT sum(memory_usage_bytes)::BIGINT FROM duckdb_memory()", [], |row| row.get(0))?;
+    Ok(usize::try_from(bytes).unwrap_or(0))
+}
+
+/// `SET memory_limit` (a setting takes no parameters; `limit` is ours or was accepted when the
+/// store opened with it, and is quoted all the same).
+fn set_memory_limit(conn: &Connection, limit: &str) -> Result<()> {
+    conn.execute_batch(&format!("SET memory_limit = '{}'", limit.replace('\'', "''")))?;
+    Ok(())
 }

@@ -22,6 +22,14 @@ pub const HF_ROUTER_BASE_URL: &str = "https://router.huggingface.co/v1";
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
 /// Default time to establish a connection.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Largest answer the client accepts: a non-streaming body, or everything one stream sends.
+///
+/// The longest real completions are a few megabytes; this bounds the memory a broken or
+/// hostile server can make the client (and the record of the call) take. A larger answer is
+/// [`Error::TooLarge`].
+pub const MAX_ANSWER_BYTES: usize = 64 * 1024 * 1024;
+/// How much of an error body is read: enough for any provider's message.
+const MAX_ERROR_BODY_BYTES: usize = 1024 * 1024;
 
 /// A client for any OpenAI-compatible chat-completions API.
 ///
@@ -278,6 +286,28 @@ impl Completions<'_> {
     }
 }
 
+/// A response body read up to a limit.
+enum Body {
+    Whole(Bytes),
+    /// The body went past the limit: its first bytes, up to the limit.
+    Cut(Bytes),
+}
+
+/// Reads `response`'s body, stopping at `limit` bytes rather than holding whatever a server
+/// sends.
+async fn read_up_to(mut response: reqwest::Response, limit: usize) -> reqwest::Result<Body> {
+    let announced = response.content_length().and_then(|len| usize::try_from(len).ok());
+    let mut body = bytes::BytesMut::with_capacity(announced.unwrap_or(0).min(limit));
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() + chunk.len() > limit {
+            body.extend_from_slice(&chunk[..limit - body.len()]);
+            return Ok(Body::Cut(body.freeze()));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Body::Whole(body.freeze()))
+}
+
 /// The body of a successful non-streaming answer.
 pub(crate) struct Answer {
     pub(crate) completion: ChatCompletion,
@@ -299,7 +329,11 @@ impl Inner {
             return Ok(response);
         }
         let retry_after = retry_after(response.headers());
-        let body = response.text().await.unwrap_or_default();
+        // The status says what failed: a body that breaks off or runs long loses detail only.
+        let body = match read_up_to(response, MAX_ERROR_BODY_BYTES).await {
+            Ok(Body::Whole(body) | Body::Cut(body)) => String::from_utf8_lossy(&body).into_owned(),
+            Err(_) => String::new(),
+        };
         let mut api = ApiError::from_body(status.as_u16(), &body, retry_after);
         api.message = self.redact(&api.message).into_owned();
         Err(Error::Api(Box::new(api)))
@@ -308,7 +342,11 @@ impl Inner {
     /// Sends a non-streaming request and reads the whole answer.
     pub(crate) async fn complete(&self, body: Bytes) -> Result<Answer> {
         let response = self.send(body, false).await?;
-        let raw = response.bytes().await.map_err(|e| self.transport_error(&e))?;
+        let raw = match read_up_to(response, MAX_ANSWER_BYTES).await {
+            Ok(Body::Whole(raw)) => raw,
+            Ok(Body::Cut(_)) => return Err(Error::TooLarge { limit: MAX_ANSWER_BYTES }),
+            Err(e) => return Err(self.transport_error(&e)),
+        };
         let completion = serde_json::from_slice(&raw).map_err(|e| Error::Decode {
             message: e.to_string(),
             snippet: self.redact(&snippet(&String::from_utf8_lossy(&raw), 200)).into_owned(),

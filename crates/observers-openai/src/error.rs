@@ -8,6 +8,7 @@ use serde_json::Value;
 ///
 /// Messages never contain the API key: the client removes it from anything a server echoes.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The server answered with an error (HTTP 4xx/5xx, or an error event in a stream).
     #[error("{0}")]
@@ -43,6 +44,15 @@ pub enum Error {
         message: String,
         /// The start of what the server sent.
         snippet: String,
+    },
+    /// The answer is larger than [`MAX_ANSWER_BYTES`](crate::MAX_ANSWER_BYTES).
+    #[error(
+        "the server's answer is larger than {limit} bytes, the client's limit for one answer; \
+         ask for a shorter one (`max_tokens`) or check the server"
+    )]
+    TooLarge {
+        /// The limit in force.
+        limit: usize,
     },
     /// The stream broke: a malformed event, or it stopped before its end.
     #[error("the stream failed: {0}")]

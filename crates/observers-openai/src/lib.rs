@@ -51,7 +51,7 @@ mod types;
 
 pub use client::{
     Chat, Completions, OpenAi, OpenAiBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT, HF_ROUTER_BASE_URL,
-    OPENAI_BASE_URL,
+    MAX_ANSWER_BYTES, OPENAI_BASE_URL,
 };
 pub use error::{ApiError, Error, Result};
 pub use observe::{wrap_openai, wrap_openai_with, WrapOptions};

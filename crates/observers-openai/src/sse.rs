@@ -6,8 +6,8 @@
 //! parser accepts all of the checklist in `shared/docs/provider-wire-formats.md` §11, and
 //! bounds its memory: an event larger than [`MAX_EVENT_BYTES`] is an error, not an OOM.
 
-/// Largest event accepted (a whole answer can come as one event: keep this generous).
-pub(crate) const MAX_EVENT_BYTES: usize = 64 * 1024 * 1024;
+/// Largest event accepted: a whole answer can come as one event.
+pub(crate) const MAX_EVENT_BYTES: usize = crate::client::MAX_ANSWER_BYTES;
 
 /// One dispatched event.
 #[derive(Debug, Clone, PartialEq, Eq)]

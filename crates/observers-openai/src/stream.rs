@@ -10,10 +10,10 @@ use bytes::Bytes;
 use futures_util::Stream;
 use serde_json::Value;
 
-use crate::client::{elapsed_ms, Inner};
+use crate::client::{elapsed_ms, Inner, MAX_ANSWER_BYTES};
 use crate::error::{snippet, ApiError, Error, Result};
 use crate::observe::{fill_usage, raw_json, record_error, Call, Recording};
-use crate::sse::{is_done, Event, SseParser, MAX_EVENT_BYTES};
+use crate::sse::{is_done, Event, SseParser};
 use crate::types::{ChatCompletionChunk, ToolCallDelta, Usage};
 
 type Body = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
@@ -31,6 +31,8 @@ pub struct ChatCompletionStream {
     body: Body,
     /// The server answered JSON instead of an event stream: buffer it whole.
     json_body: Option<Vec<u8>>,
+    /// Bytes of the body so far, held to [`MAX_ANSWER_BYTES`].
+    received: usize,
     parser: SseParser,
     events: Vec<Event>,
     ready: VecDeque<Result<ChatCompletionChunk>>,
@@ -73,6 +75,7 @@ impl ChatCompletionStream {
             inner,
             body: Box::pin(response.bytes_stream()),
             json_body: is_json.then(Vec::new),
+            received: 0,
             parser: SseParser::default(),
             events: Vec::new(),
             ready: VecDeque::new(),
@@ -211,13 +214,15 @@ impl Stream for ChatCompletionStream {
                 }
                 Poll::Ready(None) => None,
             };
+            if let Some(bytes) = &bytes {
+                // What the caller has consumed is gone, but the record keeps it all.
+                this.received += bytes.len();
+                if this.received > MAX_ANSWER_BYTES {
+                    return this.fail(Error::TooLarge { limit: MAX_ANSWER_BYTES });
+                }
+            }
             if let Some(buffer) = &mut this.json_body {
                 match bytes {
-                    Some(bytes) if buffer.len() + bytes.len() > MAX_EVENT_BYTES => {
-                        return this.fail(Error::Stream(format!(
-                            "the answer is larger than {MAX_EVENT_BYTES} bytes"
-                        )))
-                    }
                     Some(bytes) => buffer.extend_from_slice(&bytes),
                     None => {
                         let body = std::mem::take(buffer);

@@ -24,15 +24,14 @@ struct Setup {
 }
 
 async fn setup_with(scenario: Scenario, options: WrapOptions) -> Setup {
+    setup_timed(scenario, options, Duration::from_secs(5)).await
+}
+
+async fn setup_timed(scenario: Scenario, options: WrapOptions, timeout: Duration) -> Setup {
     let server = MockOpenAi::start_with(scenario).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let store = DuckDbStore::open(dir.path().join("store.db")).unwrap();
-    let client = OpenAi::builder()
-        .base_url(server.base_url())
-        .api_key(KEY)
-        .timeout(Duration::from_secs(5))
-        .build()
-        .unwrap();
+    let client = OpenAi::builder().base_url(server.base_url()).api_key(KEY).timeout(timeout).build().unwrap();
     let client = wrap_openai_with(client, store.clone(), options);
     Setup { server, store, client, _dir: dir }
 }
@@ -260,6 +259,71 @@ async fn malformed_answers_are_errors_not_panics() {
     let row = s.only_row().await;
     assert!(row.error.unwrap().contains("malformed event"));
     assert_eq!(row.finish_reason.as_deref(), Some("error"));
+}
+
+#[tokio::test]
+async fn bytes_that_are_not_utf8_are_errors_and_recorded() {
+    let s = setup(Scenario::InvalidUtf8).await;
+    let error = s.client.chat().completions().create(question()).await.unwrap_err();
+    assert!(matches!(error, Error::Decode { .. }), "{error:?}");
+    assert!(s.only_row().await.error.unwrap().contains("not a valid chat completion"));
+
+    let s = setup(Scenario::InvalidUtf8).await;
+    let (text, outcomes) = s.stream_all(question()).await;
+    let Some(Err(Error::Stream(message))) = outcomes.last() else { panic!("{outcomes:?}") };
+    assert!(message.contains("not valid UTF-8"), "{message}");
+    assert!(expected_answer().starts_with(&text) && !text.is_empty(), "{text:?}");
+    let row = s.only_row().await;
+    assert_eq!(row.assistant_message.as_deref(), Some(text.as_str()));
+    assert!(row.error.unwrap().contains("not valid UTF-8"));
+}
+
+/// Far above any real completion, below the client's limit of one answer.
+const HUGE_ANSWER: usize = 50 * 1024 * 1024;
+
+#[tokio::test]
+async fn a_50_mib_answer_reaches_the_caller_and_its_row_whole() {
+    let timeout = Duration::from_secs(120);
+    let s = setup_timed(Scenario::LargeAnswer(HUGE_ANSWER), WrapOptions::default(), timeout).await;
+    let completion = s.client.chat().completions().create(question()).await.unwrap();
+    let content = completion.content().unwrap().to_owned();
+    drop(completion);
+    assert_eq!(content.len(), HUGE_ANSWER);
+    assert!(content.starts_with(&expected_answer()));
+    let (streamed, outcomes) = s.stream_all(question()).await;
+    assert!(outcomes.iter().all(Result::is_ok));
+    assert!(streamed == content, "the streamed answer differs from the plain one");
+    drop(streamed);
+
+    let rows = s.rows().await;
+    assert_eq!(rows.len(), 2);
+    for row in &rows {
+        assert_eq!(row.error, None);
+        assert!(row.assistant_message.as_deref() == Some(content.as_str()), "a row lost part of the answer");
+        assert_eq!(row.finish_reason.as_deref(), Some("stop"));
+    }
+}
+
+#[tokio::test]
+async fn an_answer_over_the_limit_is_refused_and_recorded() {
+    let timeout = Duration::from_secs(120);
+    let too_big = Scenario::LargeAnswer(observers_openai::MAX_ANSWER_BYTES + 1);
+    let s = setup_timed(too_big, WrapOptions::default(), timeout).await;
+    let error = s.client.chat().completions().create(question()).await.unwrap_err();
+    assert!(matches!(error, Error::TooLarge { .. }), "{error:?}");
+    assert!(error.to_string().contains("max_tokens"), "{error}");
+    let (text, outcomes) = s.stream_all(question()).await;
+    assert!(matches!(outcomes.last(), Some(Err(Error::TooLarge { .. }))), "{outcomes:?}");
+
+    let rows = s.rows().await;
+    assert_eq!(rows.len(), 2);
+    assert!(rows.iter().all(|row| row.error.as_deref().is_some_and(|e| e.contains("limit for one answer"))));
+    assert_eq!(rows[0].assistant_message, None);
+    assert!(
+        rows[1].assistant_message.as_deref() == Some(text.as_str()),
+        "the streamed row lost what arrived"
+    );
+    assert!(text.len() > HUGE_ANSWER);
 }
 
 #[tokio::test]

@@ -142,11 +142,20 @@ pub enum Scenario {
     /// finish chunk, and no `[DONE]`. Not streamed: no id/created/object/usage,
     /// `content: null` with both tool calls, and unknown fields.
     Quirky,
+    /// `large_answer_<bytes>`: like [`Scenario::Text`], but the content is padded to exactly
+    /// that many bytes (ASCII mixed with 2-, 3- and 4-byte characters) and streamed in pieces
+    /// of 64 Ki characters. For huge-response tests: `large_answer_52428800` is 50 MiB.
+    LargeAnswer(usize),
+    /// `invalid_utf8`: streamed, a role chunk, 2 content chunks, then a chunk whose content
+    /// holds bytes that are not UTF-8, then the rest and `[DONE]`; not streamed, the text
+    /// completion with those bytes inside its content.
+    InvalidUtf8,
 }
 
 impl Scenario {
     /// The scenario called `name` (see [`Scenario::name`]); `None` for an unknown name.
-    /// Parameterised names: `http_error_<100..=599>`, `slow_first_token_<milliseconds>ms`.
+    /// Parameterised names: `http_error_<100..=599>`, `slow_first_token_<milliseconds>ms`,
+    /// `large_answer_<bytes>`.
     pub fn from_name(name: &str) -> Option<Scenario> {
         let name = name.trim();
         let scenario = match name {
@@ -163,16 +172,20 @@ impl Scenario {
             "hf_router" => Scenario::HfRouter,
             "llama_cpp" => Scenario::LlamaCpp,
             "quirky" => Scenario::Quirky,
+            "invalid_utf8" => Scenario::InvalidUtf8,
             _ => return Scenario::from_parameterised_name(name),
         };
         Some(scenario)
     }
 
-    /// `http_error_<status>` and `slow_first_token_<n>ms`.
+    /// `http_error_<status>`, `slow_first_token_<n>ms` and `large_answer_<bytes>`.
     fn from_parameterised_name(name: &str) -> Option<Scenario> {
         if let Some(status) = name.strip_prefix("http_error_") {
             let status: u16 = status.parse().ok()?;
             return (100..=599).contains(&status).then_some(Scenario::HttpError(status));
+        }
+        if let Some(bytes) = name.strip_prefix("large_answer_") {
+            return Some(Scenario::LargeAnswer(bytes.parse().ok()?));
         }
         let millis = name.strip_prefix("slow_first_token_")?.strip_suffix("ms")?;
         Some(Scenario::SlowFirstToken(Duration::from_millis(millis.parse().ok()?)))
@@ -184,6 +197,7 @@ impl Scenario {
         let fixed = match self {
             Scenario::HttpError(status) => return format!("http_error_{status}"),
             Scenario::SlowFirstToken(delay) => return format!("slow_first_token_{}ms", delay.as_millis()),
+            Scenario::LargeAnswer(bytes) => return format!("large_answer_{bytes}"),
             Scenario::Text => "text",
             Scenario::ToolCalls => "tool_calls",
             Scenario::DisconnectMidStream => "disconnect_mid_stream",
@@ -197,6 +211,7 @@ impl Scenario {
             Scenario::HfRouter => "hf_router",
             Scenario::LlamaCpp => "llama_cpp",
             Scenario::Quirky => "quirky",
+            Scenario::InvalidUtf8 => "invalid_utf8",
         };
         fixed.to_owned()
     }
@@ -219,6 +234,8 @@ impl Scenario {
             Scenario::HfRouter,
             Scenario::LlamaCpp,
             Scenario::Quirky,
+            Scenario::LargeAnswer(1024 * 1024),
+            Scenario::InvalidUtf8,
         ]
     }
 }
@@ -434,6 +451,8 @@ async fn chat(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Reply {
         Scenario::HfRouter => providers::hf_router(&x),
         Scenario::LlamaCpp => providers::llama_cpp(&x),
         Scenario::Quirky => reference::quirky(&x),
+        Scenario::LargeAnswer(bytes) => reference::large_answer(x, bytes),
+        Scenario::InvalidUtf8 => reference::invalid_utf8(&x),
     };
     reply.with_header("x-request-id", format!("req_mock_{seq}"))
 }

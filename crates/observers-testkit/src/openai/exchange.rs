@@ -11,6 +11,15 @@ use super::{DEFAULT_MODEL, MOCK_ANSWER_PREFIX};
 /// How many characters of the last user message the answer quotes.
 const QUOTE_CHARS: usize = 200;
 
+/// How to cut an answer into stream pieces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Pieces {
+    /// One word each, with its trailing whitespace (the default, as LLMs stream tokens).
+    Words,
+    /// At most this many characters each (large answers: words would make millions of chunks).
+    Chars(usize),
+}
+
 /// One chat-completion request, reduced to what the response bodies use.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Exchange {
@@ -28,6 +37,8 @@ pub(crate) struct Exchange {
     pub(crate) answer: String,
     /// Whitespace-separated words over every message's text content.
     pub(crate) prompt_tokens: u64,
+    /// How `answer` is cut when streamed.
+    pub(crate) pieces: Pieces,
 }
 
 impl Exchange {
@@ -54,7 +65,29 @@ impl Exchange {
                 .unwrap_or(false),
             answer: format!("{MOCK_ANSWER_PREFIX}{quoted}"),
             prompt_tokens: to_u64(prompt_words),
+            pieces: Pieces::Words,
         }
+    }
+
+    /// This exchange with its answer padded to exactly `bytes` bytes (cut to them when the
+    /// answer is already longer) and streamed in pieces of `piece_chars` characters. The
+    /// padding mixes ASCII with 2-, 3- and 4-byte characters, so a reader that cuts UTF-8
+    /// in the wrong place corrupts it visibly.
+    pub(crate) fn with_answer_of(mut self, bytes: usize, piece_chars: usize) -> Exchange {
+        const FILLER: &str = "Long answer, ünïcödé ✓ 🚀 0123456789. ";
+        let mut answer = std::mem::take(&mut self.answer);
+        answer.reserve(bytes.saturating_sub(answer.len()));
+        while answer.len() < bytes {
+            answer.push_str(FILLER);
+        }
+        let cut = (0..=bytes).rev().find(|at| answer.is_char_boundary(*at)).unwrap_or(0);
+        answer.truncate(cut);
+        while answer.len() < bytes {
+            answer.push('.');
+        }
+        self.answer = answer;
+        self.pieces = Pieces::Chars(piece_chars.max(1));
+        self
     }
 
     /// The OpenAI-style id of this exchange: `chatcmpl-mock-<seq>`.
@@ -62,9 +95,12 @@ impl Exchange {
         format!("chatcmpl-mock-{}", self.seq)
     }
 
-    /// The answer cut into stream pieces: one word each, with its trailing whitespace.
+    /// The answer cut into stream pieces (see [`Pieces`]).
     pub(crate) fn answer_pieces(&self) -> Vec<&str> {
-        split_words(&self.answer)
+        match self.pieces {
+            Pieces::Words => split_words(&self.answer),
+            Pieces::Chars(size) => split_every(&self.answer, size),
+        }
     }
 
     /// Completion tokens of the text answer: one per streamed piece.
@@ -164,6 +200,20 @@ mod tests {
     #[test]
     fn every_n_chars() {
         assert_eq!(split_every("abcdefg", 3), vec!["abc", "def", "g"]);
+    }
+
+    #[test]
+    fn padded_answers_have_the_exact_size_and_start_with_the_quote() {
+        let body = serde_json::json!({"messages": [{"role": "user", "content": "hi"}]});
+        for bytes in [0, 10, 1000, 1001, 1002, 1003, 65_537] {
+            let exchange = Exchange::from_request(&body, 1).with_answer_of(bytes, 100);
+            assert_eq!(exchange.answer.len(), bytes);
+            if bytes >= 1000 {
+                assert!(exchange.answer.starts_with("Mock answer to: hi"));
+            }
+            assert_eq!(exchange.answer_pieces().concat(), exchange.answer);
+            assert!(exchange.answer_pieces().iter().all(|piece| piece.chars().count() <= 100));
+        }
     }
 
     #[test]

@@ -147,10 +147,15 @@ impl<'a> Chunks<'a> {
     }
 
     /// A chunk with one choice.
-    fn choice(&mut self, delta: Json, finish_reason: Json) {
+    fn choice_chunk(&self, delta: Json, finish_reason: Json) -> Json {
         let choice =
             obj! { "index": 0_u64, "delta": delta, "logprobs": NULL, "finish_reason": finish_reason };
-        let chunk = self.envelope(vec![choice], NULL);
+        self.envelope(vec![choice], NULL)
+    }
+
+    /// Sends a chunk with one choice.
+    fn choice(&mut self, delta: Json, finish_reason: Json) {
+        let chunk = self.choice_chunk(delta, finish_reason);
         self.steps.push(Framing::OPENAI.event(&chunk));
     }
 
@@ -371,6 +376,49 @@ pub(crate) fn malformed_sse(x: &Exchange) -> Reply {
     chunks.text_role();
     chunks.push(Framing::OPENAI.raw("{not json}"));
     chunks.answer_and_finish();
+    chunks.done()
+}
+
+/// Stream pieces of `Scenario::LargeAnswer` (64 Ki characters, about 90 KB with the filler).
+const LARGE_PIECE_CHARS: usize = 64 * 1024;
+
+/// `Scenario::LargeAnswer`: the text answer padded to `bytes` bytes; streamed in large pieces.
+pub(crate) fn large_answer(x: Exchange, bytes: usize) -> Reply {
+    text(&x.with_answer_of(bytes, LARGE_PIECE_CHARS))
+}
+
+/// Stands in the serialized body for the bytes that are not UTF-8.
+const NOT_UTF8_MARK: &str = "@@not-utf-8@@";
+/// A lone continuation byte and a byte UTF-8 never uses.
+const NOT_UTF8: &[u8] = b"\x80\xff";
+
+/// `text` with every [`NOT_UTF8_MARK`] replaced by [`NOT_UTF8`].
+fn with_invalid_utf8(text: &str) -> Vec<u8> {
+    text.split(NOT_UTF8_MARK).map(str::as_bytes).collect::<Vec<_>>().join(NOT_UTF8)
+}
+
+/// `Scenario::InvalidUtf8`: streamed, a role chunk, 2 content chunks, a content chunk holding
+/// bytes that are not UTF-8, then the rest of the answer and `[DONE]`; not streamed, the text
+/// completion with those bytes inside its content.
+pub(crate) fn invalid_utf8(x: &Exchange) -> Reply {
+    if !x.stream {
+        let mut broken = x.clone();
+        broken.answer.push_str(NOT_UTF8_MARK);
+        return Reply::raw(
+            StatusCode::OK,
+            "application/json",
+            with_invalid_utf8(&text_completion(&broken).to_text()),
+        );
+    }
+    let pieces = x.answer_pieces();
+    let (head, tail) = pieces.split_at(pieces.len().min(2));
+    let mut chunks = Chunks::new(x);
+    chunks.text_role();
+    chunks.content(head);
+    let chunk = chunks.choice_chunk(obj! { "content": NOT_UTF8_MARK }, NULL);
+    chunks.push(Framing::OPENAI.raw_bytes(&with_invalid_utf8(&chunk.to_text())));
+    chunks.content(tail);
+    chunks.finish("stop", x.answer_tokens());
     chunks.done()
 }
 

@@ -169,7 +169,17 @@ impl Framing {
 
     /// One event carrying `payload` verbatim (for `[DONE]` and deliberately broken payloads).
     pub(crate) fn raw(self, payload: &str) -> Step {
-        Step::Data(Bytes::from(format!("{}{payload}{eol}{eol}", self.data, eol = self.eol)))
+        self.raw_bytes(payload.as_bytes())
+    }
+
+    /// One event carrying `payload` bytes verbatim, even when they are not UTF-8.
+    pub(crate) fn raw_bytes(self, payload: &[u8]) -> Step {
+        let mut event = Vec::with_capacity(self.data.len() + payload.len() + 2 * self.eol.len());
+        event.extend_from_slice(self.data.as_bytes());
+        event.extend_from_slice(payload);
+        event.extend_from_slice(self.eol.as_bytes());
+        event.extend_from_slice(self.eol.as_bytes());
+        Step::Data(Bytes::from(event))
     }
 
     /// The `[DONE]` sentinel.

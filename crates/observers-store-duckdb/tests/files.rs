@@ -2,12 +2,13 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use observers_core::serde_json::value::RawValue;
 use observers_core::{ChatCompletionRecord, Message, Store};
 use observers_store_duckdb::{DuckDbStore, Error};
+use observers_testkit::tools;
 
 fn duckdb_sql(path: &Path, sql: &str) -> Vec<String> {
     // A plain DuckDB connection, as a user's own tool would open the file.
@@ -144,22 +145,8 @@ fn a_second_process_gets_a_clear_lock_error() {
     assert!(line.contains(path.to_str().unwrap()), "{line}");
 }
 
-/// The `duckdb` CLI users have: `OBSERVERS_DUCKDB_CLI`, else `duckdb` on PATH.
-fn duckdb_cli() -> PathBuf {
-    let cli = std::env::var_os("OBSERVERS_DUCKDB_CLI").map(PathBuf::from).unwrap_or_else(|| "duckdb".into());
-    match Command::new(&cli).arg("-version").output() {
-        Ok(out) if out.status.success() => cli,
-        _ => panic!(
-            "the DuckDB CLI ({}) is not installed: run the tests with `cargo xtask test`, which installs \
-             it, or `pip install duckdb-cli`",
-            cli.display()
-        ),
-    }
-}
-
 #[tokio::test]
 async fn the_duckdb_cli_reads_the_store() {
-    let cli = duckdb_cli();
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("store.db");
     let store = DuckDbStore::open(&path).unwrap();
@@ -173,12 +160,7 @@ async fn the_duckdb_cli_reads_the_store() {
     store.close().await.unwrap();
     drop(store);
 
-    let run = |sql: &str| {
-        let out =
-            Command::new(&cli).args(["-readonly", "-csv", "-noheader"]).arg(&path).arg(sql).output().unwrap();
-        assert!(out.status.success(), "duckdb CLI failed on {sql}: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap()
-    };
+    let run = |sql: &str| tools::duckdb_csv(&path, sql, true);
     let limited = run("from openai_records limit 10;");
     assert_eq!(limited.lines().count(), 10, "{limited}");
     assert_eq!(run("select messages[1].content from openai_records order by id limit 1;").trim(), "hello 0");

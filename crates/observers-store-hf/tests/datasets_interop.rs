@@ -3,7 +3,6 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
@@ -13,22 +12,6 @@ use observers_store_hf::HubStore;
 use observers_testkit::hub::{self as fake, FakeHub};
 
 const REPO: &str = "tester/chat-logs";
-
-/// The venv's Python (`cargo xtask test` sets `OBSERVERS_PYTHON`), checked for `datasets`.
-fn python() -> PathBuf {
-    let python = std::env::var_os("OBSERVERS_PYTHON").map(PathBuf::from).unwrap_or_else(|| "python3".into());
-    let ok = Command::new(&python)
-        .args(["-c", "import datasets, huggingface_hub, pyarrow"])
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(
-        ok,
-        "{} cannot import datasets/huggingface_hub/pyarrow: run the tests with `cargo xtask test`, which \
-         installs them in a venv (or `pip install -r xtask/requirements.txt`)",
-        python.display()
-    );
-    python
-}
 
 const SCRIPT: &str = r#"
 import json, sys
@@ -48,7 +31,7 @@ print(json.dumps(out))
 /// Loads the dataset with `datasets.load_dataset` and returns its size, features and the rows
 /// of `picked`.
 async fn load_with_datasets(hub: &FakeHub, picked: &[&ChatCompletionRecord]) -> Value {
-    let python = python();
+    let python = observers_testkit::tools::python_with_hub_clients();
     let ids: Vec<String> = picked.iter().map(|r| r.id.to_string()).collect();
     let endpoint = hub.endpoint();
     let home = tempfile::tempdir().unwrap();

@@ -37,6 +37,7 @@
 pub mod hub;
 pub mod openai;
 pub mod records;
+pub mod tools;
 
 pub use hub::FakeHub;
 pub use openai::{MockOpenAi, ReceivedRequest, Scenario};

@@ -111,28 +111,6 @@ print("PUSHED_ROWS", again.num_rows, flush=True)
 print("OK", flush=True)
 "#;
 
-/// The interpreter to use, checked to have the clients; panics with instructions otherwise.
-fn python() -> String {
-    let (python, from_env) = match std::env::var("OBSERVERS_PYTHON") {
-        Ok(python) if !python.is_empty() => (python, true),
-        _ => ("python3".to_owned(), false),
-    };
-    let check = Command::new(&python)
-        .args(["-c", "import huggingface_hub, datasets, pyarrow; print(huggingface_hub.__version__, datasets.__version__)"])
-        .output();
-    let problem = match check {
-        Ok(output) if output.status.success() => return python,
-        Ok(output) => String::from_utf8_lossy(&output.stderr).trim().to_owned(),
-        Err(err) => err.to_string(),
-    };
-    let source = if from_env { "OBSERVERS_PYTHON" } else { "python3 (OBSERVERS_PYTHON is unset)" };
-    panic!(
-        "{source} = {python} cannot import huggingface_hub, datasets and pyarrow: {problem}\n\
-         Run the tests with `cargo xtask test`, which installs huggingface_hub==2.4.0, datasets==5.2.0 and \
-         pyarrow==26.0.1 into a venv and sets OBSERVERS_PYTHON to it."
-    );
-}
-
 /// A fresh scratch directory.
 fn scratch_dir() -> PathBuf {
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_nanos();
@@ -142,7 +120,7 @@ fn scratch_dir() -> PathBuf {
 }
 
 /// Runs the script against `endpoint`; returns (success, stdout, stderr).
-fn run_script(python: &str, endpoint: &str, dir: &Path) -> (bool, String, String) {
+fn run_script(python: &Path, endpoint: &str, dir: &Path) -> (bool, String, String) {
     let script = dir.join("client.py");
     fs::write(&script, SCRIPT).unwrap();
     let stdout_path = dir.join("stdout.txt");
@@ -198,7 +176,7 @@ fn run_script(python: &str, endpoint: &str, dir: &Path) -> (bool, String, String
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn official_python_clients_round_trip_through_the_fake() {
-    let python = python();
+    let python = observers_testkit::tools::python_with_hub_clients();
     let config =
         FakeHubConfig { multipart_threshold: 1024 * 1024, chunk_size: 512 * 1024, offer_verify: true };
     let hub = FakeHub::start_with(config).await.unwrap();
@@ -210,7 +188,8 @@ async fn official_python_clients_round_trip_through_the_fake() {
     let requests: Vec<String> =
         hub.requests().iter().map(|request| format!("{} {}", request.method, request.path)).collect();
     let context = format!(
-        "python: {python}\n--- stdout\n{stdout}\n--- stderr (last 6000 bytes)\n{}\n--- requests\n{}",
+        "python: {}\n--- stdout\n{stdout}\n--- stderr (last 6000 bytes)\n{}\n--- requests\n{}",
+        python.display(),
         &stderr[stderr.len().saturating_sub(6000)..],
         requests.join("\n")
     );

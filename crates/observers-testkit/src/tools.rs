@@ -1,0 +1,89 @@
+//! The external programs the interop tests drive, as users have them: the DuckDB CLI and a
+//! Python with `huggingface_hub`, `datasets` and `pyarrow`. `cargo xtask test` installs them
+//! in a venv and names them in `OBSERVERS_DUCKDB_CLI` and `OBSERVERS_PYTHON`.
+//!
+//! A missing tool is a panic that says how to install it: a test that needs one never skips.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Where `cargo xtask test` puts the DuckDB CLI.
+pub const DUCKDB_CLI_VAR: &str = "OBSERVERS_DUCKDB_CLI";
+/// Where `cargo xtask test` puts the venv's Python.
+pub const PYTHON_VAR: &str = "OBSERVERS_PYTHON";
+
+/// The program named by `var`, else `fallback` on `PATH`.
+fn program(var: &str, fallback: &str) -> PathBuf {
+    std::env::var_os(var).filter(|value| !value.is_empty()).map_or_else(|| fallback.into(), PathBuf::from)
+}
+
+/// The `duckdb` CLI: `$OBSERVERS_DUCKDB_CLI`, else `duckdb` on `PATH`.
+///
+/// # Panics
+/// When it does not run, with instructions to install it.
+pub fn duckdb_cli() -> PathBuf {
+    let cli = program(DUCKDB_CLI_VAR, "duckdb");
+    match Command::new(&cli).arg("-version").output() {
+        Ok(out) if out.status.success() => cli,
+        _ => panic!(
+            "the DuckDB CLI ({}) is not installed: run the tests with `cargo xtask test`, which installs \
+             it, or `pip install duckdb-cli` and set {DUCKDB_CLI_VAR}",
+            cli.display()
+        ),
+    }
+}
+
+/// Runs `sql` with the DuckDB CLI on the database at `path` and returns its CSV output
+/// without a header; `read_only` opens the file with `-readonly`.
+///
+/// # Panics
+/// When the CLI is missing or the SQL fails (with DuckDB's message).
+pub fn duckdb_csv(path: &Path, sql: &str, read_only: bool) -> String {
+    match duckdb_run(path, sql, read_only) {
+        Ok(csv) => csv,
+        Err(message) => panic!("the DuckDB CLI failed on {sql}: {message}"),
+    }
+}
+
+/// Like [`duckdb_csv`], but a failing statement is `Err` with DuckDB's message.
+///
+/// # Panics
+/// When the CLI is missing.
+pub fn duckdb_run(path: &Path, sql: &str, read_only: bool) -> Result<String, String> {
+    let mut args: Vec<OsString> = vec!["-csv".into(), "-noheader".into(), "-bail".into()];
+    if read_only {
+        args.push("-readonly".into());
+    }
+    args.push(path.into());
+    args.push(sql.into());
+    let out = match Command::new(duckdb_cli()).args(&args).output() {
+        Ok(out) => out,
+        Err(e) => panic!("could not run the DuckDB CLI: {e}"),
+    };
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// A Python that imports `huggingface_hub`, `datasets` and `pyarrow`: `$OBSERVERS_PYTHON`,
+/// else `python3` on `PATH`.
+///
+/// # Panics
+/// When it cannot import them, with Python's message and how to install them.
+pub fn python_with_hub_clients() -> PathBuf {
+    let python = program(PYTHON_VAR, "python3");
+    let check = Command::new(&python).args(["-c", "import huggingface_hub, datasets, pyarrow"]).output();
+    let problem = match check {
+        Ok(output) if output.status.success() => return python,
+        Ok(output) => String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+        Err(err) => err.to_string(),
+    };
+    panic!(
+        "{} cannot import huggingface_hub, datasets and pyarrow: {problem}\nRun the tests with \
+         `cargo xtask test`, which installs the versions in xtask/requirements.txt into a venv and sets \
+         {PYTHON_VAR} to it.",
+        python.display()
+    );
+}

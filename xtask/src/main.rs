@@ -2,7 +2,10 @@
 //!
 //! - `cargo xtask test`: installs what the tests need (a Python venv with the `duckdb` CLI
 //!   and the interop packages of `xtask/requirements.txt`), then runs every test.
-//! - `cargo xtask ci`: what CI runs: format check, clippy, the quickstart example, the tests.
+//! - `cargo xtask ci`: what CI runs: format check, clippy, rustdoc, `audit`, the quickstart
+//!   example, the tests.
+//! - `cargo xtask audit`: cargo-deny's checks, advisories included, against the RustSec
+//!   database snapshot in `xtask/advisory-db/` (see the `audit` module).
 //! - `cargo xtask bench`: the benchmarks, in release mode.
 //! - `cargo xtask sync --repo owner/name`: push `./store.db` to a Hub dataset, and
 //!   `cargo xtask stats`: per-model summary; the same code as the `observers` binary.
@@ -16,6 +19,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 use clap::{Parser, Subcommand};
+
+mod audit;
 
 #[derive(Parser)]
 #[command(about = "observers project tasks")]
@@ -32,8 +37,15 @@ enum Task {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// Everything CI checks: fmt, clippy, rustdoc, cargo-deny, the quickstart example, the tests.
+    /// Everything CI checks: fmt, clippy, rustdoc, audit, the quickstart example, the tests.
     Ci,
+    /// cargo-deny: advisories (RustSec snapshot in xtask/advisory-db), bans, licenses, sources.
+    Audit {
+        /// `--online` (the live database), `--update [--from <git url or path>]` (refresh the
+        /// snapshot).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Push the local store's records to a Hub dataset (`observers sync --help`).
     Sync {
         /// Arguments of `observers sync`.
@@ -63,6 +75,7 @@ fn main() -> ExitCode {
         Task::Stats { args } => return observers_cli("stats", args),
         Task::Test { args } => test(&args),
         Task::Ci => ci(),
+        Task::Audit { args } => audit::audit(&args),
         Task::Bench { args } => bench(&args),
     };
     match outcome {
@@ -164,9 +177,7 @@ fn ci() -> Result {
     run(cargo()
         .args(["doc", "--workspace", "--all-features", "--no-deps"])
         .env("RUSTDOCFLAGS", "-D warnings"))?;
-    // Supply chain: licenses, banned crates, sources (deny.toml). Advisories need the RustSec
-    // database from GitHub, which these machines cannot reach.
-    run(cargo().args(["deny", "check", "bans", "licenses", "sources"]))?;
+    audit::audit(&[])?;
     run(cargo()
         .args(["run", "--example", "quickstart"])
         .env_remove("OPENAI_API_KEY")

@@ -1,0 +1,144 @@
+//! `cargo xtask audit`: cargo-deny's four checks (advisories, bans, licenses, sources) with
+//! the RustSec advisory database taken from a snapshot kept in this repository.
+//!
+//! CI machines cannot reach GitHub, where the database lives, so `xtask/advisory-db/` holds a
+//! dated snapshot of it (CC0-1.0, like the database) and the check runs offline against it.
+//! `cargo xtask audit --update` replaces the snapshot with the database's newest commit
+//! (needs the network, or `--from <a clone>`); `cargo xtask audit --online` checks against
+//! the live database instead.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::{cargo, project_root, run, target_dir, Result};
+
+/// The database cargo-deny reads; deny.toml names it in `db-urls`.
+const ADVISORY_DB_URL: &str = "https://github.com/rustsec/advisory-db";
+/// The directory cargo-deny (0.20) keeps a clone of [`ADVISORY_DB_URL`] in, under its
+/// `db-path`: the URL's last segment and cargo's stable hash of the URL.
+const ADVISORY_DB_DIR: &str = "advisory-db-3157b0e258782691";
+/// The environment variable deny.toml's `db-path` reads.
+const DB_PATH_VAR: &str = "OBSERVERS_ADVISORY_DBS";
+
+fn snapshot_dir() -> PathBuf {
+    project_root().join("xtask/advisory-db")
+}
+
+/// Which commit of the database the snapshot holds, and when it was made.
+struct Snapshot {
+    commit: String,
+    date: String,
+}
+
+impl Snapshot {
+    fn path() -> PathBuf {
+        snapshot_dir().join("SNAPSHOT")
+    }
+
+    fn read() -> Result<Snapshot> {
+        let path = Snapshot::path();
+        let text = fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let field = |name: &str| {
+            text.lines()
+                .find_map(|line| line.strip_prefix(name)?.strip_prefix(" = "))
+                .map(str::to_owned)
+                .ok_or_else(|| format!("{}: no `{name} = ...` line", path.display()))
+        };
+        Ok(Snapshot { commit: field("commit")?, date: field("date")? })
+    }
+
+    fn write(&self) -> Result {
+        let text = format!(
+            "# The RustSec advisory database snapshot in advisory-db.tar.gz (`cargo xtask audit --update`).\n\
+             source = {ADVISORY_DB_URL}\ncommit = {}\ndate = {}\n",
+            self.commit, self.date
+        );
+        fs::write(Snapshot::path(), text).map_err(|e| format!("{}: {e}", Snapshot::path().display()))
+    }
+}
+
+/// `cargo xtask audit [--online | --update [--from <git url or path>]]`.
+pub(crate) fn audit(args: &[String]) -> Result {
+    match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+        [] => check_offline(),
+        ["--online"] => {
+            let dbs = target_dir().join("advisory-dbs-online");
+            run(cargo().args(["deny", "check"]).env(DB_PATH_VAR, &dbs))
+        }
+        ["--update"] => update(ADVISORY_DB_URL),
+        ["--update", "--from", source] => update(source),
+        _ => Err("usage: cargo xtask audit [--online | --update [--from <git url or path>]]".into()),
+    }
+}
+
+/// Every cargo-deny check, offline, against the snapshot.
+fn check_offline() -> Result {
+    let snapshot = Snapshot::read()?;
+    let dbs = target_dir().join("advisory-dbs");
+    install(&snapshot, &dbs.join(ADVISORY_DB_DIR))?;
+    eprintln!(
+        "xtask: RustSec advisories as of {} (snapshot {}); refresh with `cargo xtask audit --update`",
+        snapshot.date, snapshot.commit
+    );
+    run(cargo().args(["deny", "--offline", "check"]).env(DB_PATH_VAR, &dbs))
+}
+
+/// Unpacks the snapshot as the git clone cargo-deny expects (it reads the database's date
+/// from the clone's HEAD), unless that commit is already there.
+fn install(snapshot: &Snapshot, clone: &Path) -> Result {
+    let stamp = clone.join(".git/observers-snapshot");
+    if fs::read_to_string(&stamp).ok().as_deref() == Some(snapshot.commit.as_str()) {
+        return Ok(());
+    }
+    if clone.exists() {
+        fs::remove_dir_all(clone).map_err(|e| format!("{}: {e}", clone.display()))?;
+    }
+    fs::create_dir_all(clone).map_err(|e| format!("{}: {e}", clone.display()))?;
+    run(Command::new("tar").arg("-xzf").arg(snapshot_dir().join("advisory-db.tar.gz")).arg("-C").arg(clone))?;
+    let git = |args: &[&str]| {
+        let mut command = Command::new("git");
+        command
+            .arg("-C")
+            .arg(clone)
+            .args(["-c", "user.name=observers xtask", "-c", "user.email=xtask@observers.invalid"])
+            .args(args)
+            .env("GIT_AUTHOR_DATE", &snapshot.date)
+            .env("GIT_COMMITTER_DATE", &snapshot.date);
+        command
+    };
+    run(&mut git(&["init", "--quiet"]))?;
+    run(&mut git(&["add", "--all"]))?;
+    let message = format!("RustSec advisory-db snapshot {}", snapshot.commit);
+    run(&mut git(&["commit", "--quiet", "--no-gpg-sign", "-m", &message]))?;
+    fs::write(&stamp, &snapshot.commit).map_err(|e| format!("{}: {e}", stamp.display()))
+}
+
+/// Replaces the snapshot with the newest commit of `source` (a git URL or a local clone).
+fn update(source: &str) -> Result {
+    let scratch = target_dir().join("advisory-db-update");
+    if scratch.exists() {
+        fs::remove_dir_all(&scratch).map_err(|e| format!("{}: {e}", scratch.display()))?;
+    }
+    run(Command::new("git").args(["clone", "--quiet", "--depth", "1", source]).arg(&scratch))?;
+    let head = |format: &str| -> Result<String> {
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(&scratch)
+            .args(["log", "-1", &format!("--format={format}")])
+            .output()
+            .map_err(|e| format!("git log: {e}"))?;
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    };
+    let snapshot = Snapshot { commit: head("%H")?, date: head("%cI")? };
+    // The advisories (crates/, rust/) and their license; the rest is the project's own files.
+    run(Command::new("git")
+        .arg("-C")
+        .arg(&scratch)
+        .args(["archive", "--format=tar.gz", "-o"])
+        .arg(snapshot_dir().join("advisory-db.tar.gz"))
+        .args(["HEAD", "crates", "rust", "LICENSE.txt"]))?;
+    snapshot.write()?;
+    eprintln!("xtask: advisory-db snapshot is now {} ({})", snapshot.commit, snapshot.date);
+    Ok(())
+}

@@ -7,6 +7,8 @@
 //! - `cargo xtask audit`: cargo-deny's checks, advisories included, against the RustSec
 //!   database snapshot in `xtask/advisory-db/` (see the `audit` module).
 //! - `cargo xtask bench`: the benchmarks, in release mode.
+//! - `cargo xtask fuzz [--cases N]`: the fuzz targets (proptests named `fuzz_*`) for N cases
+//!   each (default 20,000; the test suite runs 256).
 //! - `cargo xtask sync --repo owner/name`: push `./store.db` to a Hub dataset, and
 //!   `cargo xtask stats`: per-model summary; the same code as the `observers` binary.
 
@@ -37,7 +39,15 @@ enum Task {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// Everything CI checks: fmt, clippy, rustdoc, audit, the quickstart example, the tests.
+    /// The fuzz targets (proptests named `fuzz_*`: SSE, response and chunk parsers, records to
+    /// Arrow) for many cases.
+    Fuzz {
+        /// Cases per target.
+        #[arg(long, default_value_t = DEFAULT_FUZZ_CASES)]
+        cases: u32,
+    },
+    /// Everything CI checks: fmt, clippy, rustdoc, audit, the quickstart example, the tests,
+    /// the fuzz targets.
     Ci,
     /// cargo-deny: advisories (RustSec snapshot in xtask/advisory-db), bans, licenses, sources.
     Audit {
@@ -68,6 +78,9 @@ enum Task {
 
 type Result<T = ()> = std::result::Result<T, String>;
 
+/// About a minute and a half on two cores in the dev profile.
+const DEFAULT_FUZZ_CASES: u32 = 20_000;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
@@ -75,6 +88,7 @@ fn main() -> ExitCode {
         Task::Stats { args } => return observers_cli("stats", args),
         Task::Test { args } => test(&args),
         Task::Ci => ci(),
+        Task::Fuzz { cases } => fuzz(cases),
         Task::Audit { args } => audit::audit(&args),
         Task::Bench { args } => bench(&args),
     };
@@ -182,7 +196,19 @@ fn ci() -> Result {
         .args(["run", "--example", "quickstart"])
         .env_remove("OPENAI_API_KEY")
         .env_remove("HF_TOKEN"))?;
-    test(&[])
+    test(&[])?;
+    fuzz(DEFAULT_FUZZ_CASES)
+}
+
+/// Runs every `fuzz_*` proptest for `cases` cases.
+fn fuzz(cases: u32) -> Result {
+    let mut command = cargo();
+    if has_nextest() {
+        command.args(["nextest", "run", "--workspace", "--all-features", "-E", "test(/fuzz_/)"]);
+    } else {
+        command.args(["test", "--workspace", "--all-features", "fuzz_"]);
+    }
+    run(command.env("PROPTEST_CASES", cases.to_string()))
 }
 
 /// Runs every benchmark (release), echoing their output, then prints their result rows as one

@@ -44,6 +44,8 @@
 pub mod blocking;
 mod client;
 mod error;
+#[cfg(test)]
+mod fuzz;
 mod observe;
 mod sse;
 mod stream;

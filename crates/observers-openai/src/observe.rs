@@ -409,12 +409,12 @@ pub(crate) fn fill_usage(record: &mut ChatCompletionRecord, usage: &crate::types
     record.completion_tokens = to_i32(usage.completion_tokens);
     record.total_tokens =
         to_i32(usage.total_tokens).or_else(|| match (usage.prompt_tokens, usage.completion_tokens) {
-            (Some(p), Some(c)) => to_i32(Some(p + c)),
+            (Some(p), Some(c)) => to_i32(p.checked_add(c)),
             _ => None,
         });
 }
 
-fn fill_from_completion(record: &mut ChatCompletionRecord, completion: &ChatCompletion) {
+pub(crate) fn fill_from_completion(record: &mut ChatCompletionRecord, completion: &ChatCompletion) {
     record.response_id = completion.id.clone().filter(|id| !id.is_empty());
     if record.model.is_none() {
         record.model = completion.model.clone();

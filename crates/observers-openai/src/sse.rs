@@ -182,7 +182,7 @@ mod tests {
     proptest! {
         /// However the bytes are split into reads, the events are the same.
         #[test]
-        fn any_split_gives_the_same_events(splits in proptest::collection::vec(1usize..40, 0..20)) {
+        fn fuzz_sse_splits(splits in proptest::collection::vec(1usize..40, 0..20)) {
             let wire: &[u8] = b": hi\r\ndata: {\"x\": \"\xc3\xa9\"}\r\n\r\ndata:two\rdata: lines\r\rerror: e\n\ndata: [DONE]\n\n";
             let whole = parse(&[wire]);
             let mut chunks = Vec::new();
@@ -199,7 +199,7 @@ mod tests {
 
         /// Arbitrary bytes never panic.
         #[test]
-        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+        fn fuzz_sse_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
             let mut parser = SseParser::default();
             let mut events = Vec::new();
             let _ = parser.feed(&bytes, &mut events);

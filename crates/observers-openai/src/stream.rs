@@ -550,43 +550,11 @@ mod tests {
         assert!(record.tool_calls.is_none());
     }
 
-    fn arb_json() -> impl proptest::strategy::Strategy<Value = Value> {
-        use proptest::prelude::*;
-        let leaf = prop_oneof![
-            Just(Value::Null),
-            any::<bool>().prop_map(Value::from),
-            any::<i64>().prop_map(Value::from),
-            any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::from),
-            "[a-z_]{0,8}".prop_map(Value::from),
-        ];
-        leaf.prop_recursive(4, 64, 8, |inner| {
-            let keys = prop_oneof![
-                Just("choices".to_string()),
-                Just("delta".to_string()),
-                Just("tool_calls".to_string()),
-                Just("index".to_string()),
-                Just("id".to_string()),
-                Just("function".to_string()),
-                Just("arguments".to_string()),
-                Just("name".to_string()),
-                Just("content".to_string()),
-                Just("usage".to_string()),
-                Just("finish_reason".to_string()),
-                "[a-z]{1,5}".prop_map(|s| s),
-            ];
-            prop_oneof![
-                proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-                proptest::collection::btree_map(keys, inner, 0..5)
-                    .prop_map(|m| Value::Object(m.into_iter().collect())),
-            ]
-        })
-    }
-
     proptest::proptest! {
         /// Any JSON a server may send as a chunk either parses or is refused; whatever parses
-        /// reassembles into a record without panicking.
+        /// reassembles into a storable record.
         #[test]
-        fn arbitrary_chunks_never_panic(chunks in proptest::collection::vec(arb_json(), 0..8)) {
+        fn fuzz_stream_chunks(chunks in proptest::collection::vec(crate::fuzz::arb_chunk(), 0..8)) {
             let mut acc = Accumulator::default();
             for chunk in &chunks {
                 if let Ok(chunk) = serde_json::from_value::<ChatCompletionChunk>(chunk.clone()) {
@@ -595,6 +563,7 @@ mod tests {
             }
             let mut record = observers_core::ChatCompletionRecord::new("m");
             acc.fill(&mut record);
+            crate::fuzz::assert_storable(&record);
         }
     }
 

@@ -14,7 +14,7 @@ use observers_core::arrow::datatypes::{DataType, Field, Schema};
 use observers_core::queue::{queue, QueueHandle};
 use observers_core::uuid::Uuid;
 use observers_core::{records_from_batch, ChatCompletionRecord, Store, StoreStats, TryAddError};
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::error::{Error, Result};
 use crate::migrations;
@@ -28,6 +28,9 @@ pub const TABLE: &str = "openai_records";
 pub const DEFAULT_QUEUE_CAPACITY: usize = 8192;
 /// Default largest number of records inserted in one statement.
 pub const DEFAULT_MAX_BATCH: usize = 4096;
+/// At most this many rows (or one shard, if larger) are marked synced per transaction by
+/// [`DuckDbStore::mark_shards_synced`].
+pub const MARK_ROWS_PER_TRANSACTION: u64 = 100_000;
 /// Default cap on DuckDB's memory: its buffer cache would otherwise grow to 80% of the
 /// machine's RAM as the file grows, which a logging store has no business taking.
 pub const DEFAULT_MEMORY_LIMIT: &str = "512MB";
@@ -289,43 +292,70 @@ impl DuckDbStore {
         .await
     }
 
-    /// The records assigned to `shard`, in id order.
-    pub async fn shard_records(&self, shard: &str) -> Result<Vec<ChatCompletionRecord>> {
+    /// The records assigned to `shard`, in chunks of up to 2,048 as DuckDB reads them (store
+    /// order): a shard of any size costs the memory of a chunk or two. The store's thread
+    /// serves this read until the receiver is drained or dropped; a failure ends the chunks
+    /// with an `Err`.
+    pub async fn shard_records(
+        &self,
+        shard: &str,
+    ) -> Result<mpsc::Receiver<Result<Vec<ChatCompletionRecord>>>> {
         let shard = shard.to_string();
         let sql = select_sql(&format!("WHERE {IN_SHARD}"));
-        self.run(move |conn| {
-            let Some((first, last)) = shard_bounds(conn, &shard)? else { return Ok(Vec::new()) };
-            sorted(query_records(conn, &sql, params![first, last, shard])?)
-        })
-        .await
+        // One chunk in flight while the caller handles the previous one.
+        let (chunks, receiver) = mpsc::channel(1);
+        let job = Box::new(move |conn: &mut Connection| {
+            let stream = || -> Result<()> {
+                let Some((first, last)) = shard_bounds(conn, &shard)? else { return Ok(()) };
+                let mut statement = conn.prepare(&sql)?;
+                for batch in statement.stream_arrow(params![first, last, shard])? {
+                    if chunks.blocking_send(Ok(records_from_batch(&batch?)?)).is_err() {
+                        return Ok(()); // the caller stopped reading
+                    }
+                }
+                Ok(())
+            };
+            if let Err(e) = stream() {
+                let _ = chunks.blocking_send(Err(e));
+            }
+        });
+        self.queue.send(Control::Run(job)).await.map_err(|_| Error::Closed)?;
+        Ok(receiver)
     }
 
-    /// Marks the records of these shards synced at `at` and forgets their assignment, in one
-    /// transaction; returns how many records were marked.
+    /// Marks the records of these shards synced at `at` and forgets their assignment; returns
+    /// how many records were marked. Each shard is marked whole in one transaction, with other
+    /// shards up to [`MARK_ROWS_PER_TRANSACTION`] rows, which bounds the memory this takes
+    /// however large the store.
     pub async fn mark_shards_synced(&self, shards: &[String], at: DateTime<Utc>) -> Result<u64> {
         if shards.is_empty() {
             return Ok(0);
         }
-        let names: StringArray = shards.iter().map(|s| Some(s.as_str())).collect();
-        let schema = Arc::new(Schema::new(vec![Field::new("shard", DataType::Utf8, false)]));
-        let batch =
-            RecordBatch::try_new(schema, vec![Arc::new(names)]).map_err(observers_core::StoreError::from)?;
+        let shards = names_batch(shards)?;
         self.run(move |conn| {
-            let tx = conn.transaction()?;
-            // The shards' rows, collected once: one pass over the big table, not one per shard.
-            tx.execute(
-                "CREATE TEMP TABLE syncing AS SELECT id FROM hub_sync_shards
-                 WHERE shard IN (SELECT shard FROM arrow(?))",
-                [&ArrowBatchRegistration::new(batch)],
+            let mut statement = conn.prepare(
+                "SELECT shard, count(*) FROM hub_sync_shards
+                 WHERE shard IN (SELECT shard FROM arrow(?)) GROUP BY shard ORDER BY shard",
             )?;
-            let marked = tx.execute(
-                "UPDATE openai_records SET synced_at = ? FROM syncing WHERE openai_records.id = syncing.id",
-                params![at.naive_utc()],
-            )?;
-            tx.execute("DELETE FROM hub_sync_shards WHERE id IN (SELECT id FROM syncing)", [])?;
-            tx.execute("DROP TABLE syncing", [])?;
-            tx.commit()?;
-            Ok(marked as u64)
+            let sizes = statement
+                .query_map([&ArrowBatchRegistration::new(shards)], |row| {
+                    Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+                })?
+                .collect::<duckdb::Result<Vec<_>>>()?;
+            drop(statement);
+            let mut marked = 0;
+            let mut group = Vec::new();
+            let mut rows = 0;
+            for (i, (shard, size)) in sizes.iter().enumerate() {
+                group.push(shard.clone());
+                rows += u64::try_from(*size).unwrap_or_default();
+                if rows >= MARK_ROWS_PER_TRANSACTION || i + 1 == sizes.len() {
+                    marked += mark_synced(conn, names_batch(&group)?, at)?;
+                    group.clear();
+                    rows = 0;
+                }
+            }
+            Ok(marked)
         })
         .await
     }
@@ -365,9 +395,37 @@ fn select_sql(filter: &str) -> String {
     format!("SELECT {} FROM openai_records {filter}", observers_core::COLUMNS.join(", "))
 }
 
-/// The rows of one shard. The id range lets DuckDB skip the row groups outside it (ids are
-/// time-ordered, so a shard's rows sit together) instead of scanning the whole table.
-const IN_SHARD: &str = "id BETWEEN ? AND ? AND id IN (SELECT id FROM hub_sync_shards WHERE shard = ?)";
+/// The rows of one shard (`$3`) between two ids (`$1`, `$2`). The id range, on both tables,
+/// lets DuckDB skip the row groups outside it (ids are time-ordered, so a shard's rows sit
+/// together) instead of scanning whole tables.
+const IN_SHARD: &str = "id BETWEEN $1 AND $2
+    AND id IN (SELECT id FROM hub_sync_shards WHERE shard = $3 AND id BETWEEN $1 AND $2)";
+
+/// Marks the rows of the shards named in `shards` synced at `at` and removes them from the
+/// journal, in one transaction; returns how many were marked.
+fn mark_synced(conn: &mut Connection, shards: RecordBatch, at: DateTime<Utc>) -> Result<u64> {
+    let tx = conn.transaction()?;
+    // The shards' rows, collected once: one pass over the big table, not one per shard.
+    tx.execute(
+        "CREATE TEMP TABLE syncing AS SELECT id FROM hub_sync_shards WHERE shard IN (SELECT shard FROM arrow(?))",
+        [&ArrowBatchRegistration::new(shards)],
+    )?;
+    let marked = tx.execute(
+        "UPDATE openai_records SET synced_at = ? FROM syncing WHERE openai_records.id = syncing.id",
+        params![at.naive_utc()],
+    )?;
+    tx.execute("DELETE FROM hub_sync_shards WHERE id IN (SELECT id FROM syncing)", [])?;
+    tx.execute("DROP TABLE syncing", [])?;
+    tx.commit()?;
+    Ok(marked as u64)
+}
+
+/// Shard names as a one-column Arrow batch, for `arrow(?)`.
+fn names_batch(shards: &[String]) -> Result<RecordBatch> {
+    let names: StringArray = shards.iter().map(|s| Some(s.as_str())).collect();
+    let schema = Arc::new(Schema::new(vec![Field::new("shard", DataType::Utf8, false)]));
+    Ok(RecordBatch::try_new(schema, vec![Arc::new(names)]).map_err(observers_core::StoreError::from)?)
+}
 
 /// The first and last id assigned to `shard`.
 fn shard_bounds(conn: &Connection, shard: &str) -> Result<Option<(String, String)>> {

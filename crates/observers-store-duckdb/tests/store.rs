@@ -228,3 +228,57 @@ async fn backpressure_waits_instead_of_dropping() {
     store.flush().await.unwrap();
     assert_eq!(store.count().await.unwrap(), 2000);
 }
+
+/// A shard streams out in chunks of at most 2,048 records, each record once; a reader that
+/// stops early leaves the store working; marking takes exactly the shards' rows.
+#[tokio::test]
+async fn shards_stream_in_chunks_and_mark_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = DuckDbStore::open(dir.path().join("store.db")).unwrap();
+    let mut ids = std::collections::BTreeSet::new();
+    for i in 0..5_000 {
+        let mut r = ChatCompletionRecord::new("m");
+        r.assistant_message = Some(format!("answer {i}"));
+        ids.insert(r.id);
+        store.add(r).await.unwrap();
+    }
+    assert_eq!(store.assign_to_shards("train-test", 3_000).await.unwrap(), 5_000);
+    let shards = store.assigned_shards().await.unwrap();
+    assert_eq!(shards.iter().map(|(_, n)| *n).collect::<Vec<_>>(), vec![3_000, 2_000]);
+
+    let mut seen = std::collections::BTreeSet::new();
+    for (shard, rows) in &shards {
+        let mut chunks = store.shard_records(shard).await.unwrap();
+        let mut in_shard = 0;
+        while let Some(chunk) = chunks.recv().await {
+            let chunk = chunk.unwrap();
+            assert!(!chunk.is_empty() && chunk.len() <= 2_048, "a chunk of {}", chunk.len());
+            in_shard += chunk.len() as u64;
+            for record in chunk {
+                assert!(seen.insert(record.id), "a record came twice");
+            }
+        }
+        assert_eq!(in_shard, *rows);
+    }
+    assert_eq!(seen, ids);
+
+    // Stop reading after the first chunk: the store still answers.
+    let mut chunks = store.shard_records(&shards[0].0).await.unwrap();
+    assert!(chunks.recv().await.is_some());
+    drop(chunks);
+    assert_eq!(store.count().await.unwrap(), 5_000);
+
+    // Marking one shard leaves the other assigned and unsynced.
+    assert_eq!(
+        store
+            .mark_shards_synced(&shards[..1].iter().map(|(s, _)| s.clone()).collect::<Vec<_>>(), Utc::now())
+            .await
+            .unwrap(),
+        3_000
+    );
+    assert_eq!(store.unsynced_count().await.unwrap(), 2_000);
+    let names: Vec<String> = shards.iter().map(|(s, _)| s.clone()).collect();
+    assert_eq!(store.mark_shards_synced(&names, Utc::now()).await.unwrap(), 2_000);
+    assert_eq!(store.unsynced_count().await.unwrap(), 0);
+    assert!(store.assigned_shards().await.unwrap().is_empty());
+}

@@ -44,7 +44,7 @@ mod store;
 pub use auth::{endpoint_from_env, hf_home, token_from_env, DEFAULT_ENDPOINT};
 pub use error::{Error, Result};
 pub use push::{PushSummary, Pusher};
-pub use shard::{new_shard_name, shard_batch, shard_schema, write_shard};
+pub use shard::{new_shard_name, shard_batch, shard_schema, write_shard, ShardFile};
 pub use store::{
     HubStore, HubStoreBuilder, DEFAULT_EVERY, DEFAULT_MAX_SHARD_BYTES, DEFAULT_MAX_SHARD_RECORDS,
     DROP_PUSH_TIMEOUT,

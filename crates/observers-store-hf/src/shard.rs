@@ -50,11 +50,83 @@ pub fn new_shard_name() -> String {
     format!("train-{time}-{:016x}.{SHARD_EXT}", rand::random::<u64>())
 }
 
-struct OpenShard {
+/// One shard written a piece at a time: [`create`](Self::create) it, [`write`](Self::write)
+/// records in as many calls as needed, then [`finish`](Self::finish) it. Until then it is a
+/// `.parquet.tmp` file that no push takes; a shard of any size costs the memory of the
+/// records in hand plus one compressed row group.
+///
+/// ```
+/// # fn main() -> Result<(), observers_store_hf::Error> {
+/// use observers_core::ChatCompletionRecord;
+/// use observers_store_hf::ShardFile;
+///
+/// let folder = std::env::temp_dir().join("observers-shard-file-doc");
+/// let mut shard = ShardFile::create(&folder, "train-example.parquet")?;
+/// for _ in 0..3 {
+///     shard.write(&[ChatCompletionRecord::new("gpt-4o-mini")])?;
+/// }
+/// assert_eq!(shard.records(), 3);
+/// let path = shard.finish()?;
+/// assert!(path.ends_with("train-example.parquet"));
+/// # std::fs::remove_dir_all(&folder).ok();
+/// # Ok(())
+/// # }
+/// ```
+pub struct ShardFile {
     tmp: PathBuf,
     done: PathBuf,
     writer: ArrowWriter<File>,
     records: usize,
+}
+
+impl ShardFile {
+    /// Starts the shard `file_name` in `folder` (created if missing).
+    pub fn create(folder: &Path, file_name: &str) -> Result<ShardFile> {
+        std::fs::create_dir_all(folder).map_err(Error::io("create the shard folder", folder))?;
+        let done = folder.join(file_name);
+        let tmp = folder.join(format!("{file_name}.tmp"));
+        let file = File::create(&tmp).map_err(Error::io("create", &tmp))?;
+        let properties = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?))
+            .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+            .build();
+        let writer = ArrowWriter::try_new(file, shard_schema(), Some(properties))?;
+        Ok(ShardFile { tmp, done, writer, records: 0 })
+    }
+
+    /// Appends `records` (converted to Arrow 1,024 at a time).
+    pub fn write(&mut self, records: &[ChatCompletionRecord]) -> Result<()> {
+        for chunk in records.chunks(BUFFER) {
+            self.writer.write(&shard_batch(chunk)?)?;
+            self.records += chunk.len();
+        }
+        Ok(())
+    }
+
+    /// Records written so far.
+    pub fn records(&self) -> usize {
+        self.records
+    }
+
+    /// Bytes written so far, and buffered for the row group in progress.
+    fn size(&self) -> usize {
+        self.writer.bytes_written() + self.writer.in_progress_size()
+    }
+
+    /// Writes the footer, syncs the file and gives it its final name; returns its path.
+    pub fn finish(self) -> Result<PathBuf> {
+        let file = self.writer.into_inner()?;
+        file.sync_all().map_err(Error::io("sync", &self.tmp))?;
+        drop(file);
+        std::fs::rename(&self.tmp, &self.done).map_err(Error::io("rename", &self.tmp))?;
+        Ok(self.done)
+    }
+
+    /// Drops the unfinished file.
+    fn discard(self) {
+        drop(self.writer);
+        let _ = std::fs::remove_file(&self.tmp);
+    }
 }
 
 /// Writes records into shards in one folder, closing a shard when it is full.
@@ -63,7 +135,7 @@ pub(crate) struct ShardWriter {
     max_records: usize,
     max_bytes: usize,
     buffer: Vec<ChatCompletionRecord>,
-    current: Option<OpenShard>,
+    current: Option<ShardFile>,
     /// Records in every shard this writer closed.
     pub(crate) closed_records: u64,
 }
@@ -110,37 +182,18 @@ impl ShardWriter {
         self.buffer.len() + self.current.as_ref().map_or(0, |c| c.records)
     }
 
-    fn open(&self) -> Result<OpenShard> {
-        self.open_named(&new_shard_name())
-    }
-
-    fn open_named(&self, name: &str) -> Result<OpenShard> {
-        let done = self.dir.join(name);
-        let tmp = self.dir.join(format!("{name}.tmp"));
-        let file = File::create(&tmp).map_err(Error::io("create", &tmp))?;
-        let properties = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?))
-            .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-            .build();
-        let writer = ArrowWriter::try_new(file, shard_schema(), Some(properties))?;
-        Ok(OpenShard { tmp, done, writer, records: 0 })
-    }
-
     /// Writes the buffer into shards, closing each one as it fills up.
     fn write_buffer(&mut self) -> Result<()> {
         while !self.buffer.is_empty() {
             let in_shard = self.current.as_ref().map_or(0, |c| c.records);
             let take = self.max_records.saturating_sub(in_shard).clamp(1, self.buffer.len());
-            let batch = shard_batch(&self.buffer[..take])?;
             let shard = match &mut self.current {
                 Some(shard) => shard,
-                None => self.current.insert(self.open()?),
+                None => self.current.insert(ShardFile::create(&self.dir, &new_shard_name())?),
             };
-            shard.writer.write(&batch)?;
-            shard.records += take;
+            shard.write(&self.buffer[..take])?;
             self.buffer.drain(..take);
-            let size = shard.writer.bytes_written() + shard.writer.in_progress_size();
-            if shard.records >= self.max_records || size >= self.max_bytes {
+            if shard.records >= self.max_records || shard.size() >= self.max_bytes {
                 self.close_current()?;
             }
         }
@@ -155,12 +208,10 @@ impl ShardWriter {
 
     fn close_current(&mut self) -> Result<()> {
         let Some(shard) = self.current.take() else { return Ok(()) };
-        let file = shard.writer.into_inner()?;
-        file.sync_all().map_err(Error::io("sync", &shard.tmp))?;
-        drop(file);
-        std::fs::rename(&shard.tmp, &shard.done).map_err(Error::io("rename", &shard.tmp))?;
-        tracing::debug!(path = %shard.done.display(), records = shard.records, "closed a shard");
-        self.closed_records += shard.records as u64;
+        let records = shard.records;
+        let path = shard.finish()?;
+        tracing::debug!(path = %path.display(), records, "closed a shard");
+        self.closed_records += records as u64;
         Ok(())
     }
 
@@ -170,8 +221,7 @@ impl ShardWriter {
         let lost = self.unclosed();
         self.buffer.clear();
         if let Some(shard) = self.current.take() {
-            drop(shard.writer);
-            let _ = std::fs::remove_file(&shard.tmp);
+            shard.discard();
         }
         lost
     }
@@ -199,15 +249,10 @@ pub(crate) fn shard_rows(path: &Path) -> Result<u64> {
 }
 
 /// Writes `records` as one complete shard named `file_name` in `folder` (written aside, then
-/// renamed into place), ready for a [`Pusher`](crate::Pusher). Returns its path.
+/// renamed into place), ready for a [`Pusher`](crate::Pusher). Returns its path. For a shard
+/// too large to hold in memory at once, use [`ShardFile`].
 pub fn write_shard(folder: &Path, file_name: &str, records: &[ChatCompletionRecord]) -> Result<PathBuf> {
-    let mut writer = ShardWriter::new(folder.to_path_buf(), usize::MAX, usize::MAX)?;
-    let mut shard = writer.open_named(file_name)?;
-    for chunk in records.chunks(BUFFER) {
-        shard.writer.write(&shard_batch(chunk)?)?;
-        shard.records += chunk.len();
-    }
-    writer.current = Some(shard);
-    writer.close_current()?;
-    Ok(folder.join(file_name))
+    let mut shard = ShardFile::create(folder, file_name)?;
+    shard.write(records)?;
+    shard.finish()
 }

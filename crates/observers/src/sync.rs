@@ -11,7 +11,7 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 
 use observers_store_duckdb::DuckDbStore;
-use observers_store_hf::{new_shard_name, write_shard, HubStore, PushSummary};
+use observers_store_hf::{new_shard_name, write_shard, HubStore, PushSummary, ShardFile};
 
 /// Default number of rows per shard (and so the most rows held in memory at once).
 pub const DEFAULT_BATCH_SIZE: usize = 20_000;
@@ -177,8 +177,13 @@ pub async fn sync_to_hub(
     checkpoint(options, SyncStep::Write)?;
     for (shard, rows) in &assigned {
         if !folder.join(shard).exists() {
-            let records = store.shard_records(shard).await?;
-            write_shard(&folder, shard, &records)?;
+            // A chunk at a time: memory stays flat whatever `batch_size` is.
+            let mut file = ShardFile::create(&folder, shard)?;
+            let mut chunks = store.shard_records(shard).await?;
+            while let Some(chunk) = chunks.recv().await {
+                file.write(&chunk?)?;
+            }
+            file.finish()?;
         }
         on_event(&SyncEvent::ShardWritten { rows: *rows });
     }

@@ -3,7 +3,7 @@
 //! the file opens afterwards.
 
 #![cfg(all(feature = "openai", feature = "duckdb"))]
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)] // the child reports on stdout
 
 use std::process::Command;
 

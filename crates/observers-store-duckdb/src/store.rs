@@ -294,8 +294,8 @@ impl DuckDbStore {
 
     /// The records assigned to `shard`, in chunks of up to 2,048 as DuckDB reads them (store
     /// order): a shard of any size costs the memory of a chunk or two. The store's thread
-    /// serves this read until the receiver is drained or dropped; a failure ends the chunks
-    /// with an `Err`.
+    /// serves this read until the receiver is drained or dropped, so drain or drop it before
+    /// awaiting anything else of this store. A failure ends the chunks with an `Err`.
     pub async fn shard_records(
         &self,
         shard: &str,

@@ -8,7 +8,7 @@
 //!   database snapshot in `xtask/advisory-db/` (see the `audit` module).
 //! - `cargo xtask bench`: the benchmarks, in release mode.
 //! - `cargo xtask fuzz [--cases N]`: the fuzz targets (proptests named `fuzz_*`) for N cases
-//!   each (default 20,000; the test suite runs 256).
+//!   each (default 50,000; the test suite runs 256).
 //! - `cargo xtask sync --repo owner/name`: push `./store.db` to a Hub dataset, and
 //!   `cargo xtask stats`: per-model summary; the same code as the `observers` binary.
 
@@ -78,8 +78,8 @@ enum Task {
 
 type Result<T = ()> = std::result::Result<T, String>;
 
-/// About a minute and a half on two cores in the dev profile.
-const DEFAULT_FUZZ_CASES: u32 = 20_000;
+/// About two minutes on two cores in the dev profile.
+const DEFAULT_FUZZ_CASES: u32 = 50_000;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

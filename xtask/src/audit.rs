@@ -18,6 +18,8 @@ const ADVISORY_DB_URL: &str = "https://github.com/rustsec/advisory-db";
 /// The directory cargo-deny (0.20) keeps a clone of [`ADVISORY_DB_URL`] in, under its
 /// `db-path`: the URL's last segment and cargo's stable hash of the URL.
 const ADVISORY_DB_DIR: &str = "advisory-db-3157b0e258782691";
+/// Past this age the check warns that the snapshot wants refreshing (cargo-deny's own default).
+const STALE_AFTER_DAYS: i64 = 90;
 /// The environment variable deny.toml's `db-path` reads.
 const DB_PATH_VAR: &str = "OBSERVERS_ADVISORY_DBS";
 
@@ -46,6 +48,12 @@ impl Snapshot {
                 .ok_or_else(|| format!("{}: no `{name} = ...` line", path.display()))
         };
         Ok(Snapshot { commit: field("commit")?, date: field("date")? })
+    }
+
+    /// Days since the snapshot's commit.
+    fn age_days(&self) -> Option<i64> {
+        let date = chrono::DateTime::parse_from_rfc3339(&self.date).ok()?;
+        Some((chrono::Utc::now() - date.with_timezone(&chrono::Utc)).num_days())
     }
 
     fn write(&self) -> Result {
@@ -81,6 +89,14 @@ fn check_offline() -> Result {
         "xtask: RustSec advisories as of {} (snapshot {}); refresh with `cargo xtask audit --update`",
         snapshot.date, snapshot.commit
     );
+    match snapshot.age_days() {
+        Some(days) if days > STALE_AFTER_DAYS => eprintln!(
+            "xtask: WARNING: the advisory snapshot is {days} days old: advisories published since are not \
+             checked. Run `cargo xtask audit --update` where GitHub is reachable and commit the result."
+        ),
+        Some(_) => {}
+        None => return Err(format!("{}: `date` is not an RFC 3339 date", Snapshot::path().display())),
+    }
     run(cargo().args(["deny", "--offline", "check"]).env(DB_PATH_VAR, &dbs))
 }
 
@@ -128,7 +144,15 @@ fn update(source: &str) -> Result {
             .args(["log", "-1", &format!("--format={format}")])
             .output()
             .map_err(|e| format!("git log: {e}"))?;
-        Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        let value = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        if !out.status.success() || value.is_empty() {
+            return Err(format!(
+                "git log in {}: {}",
+                scratch.display(),
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        Ok(value)
     };
     let snapshot = Snapshot { commit: head("%H")?, date: head("%cI")? };
     // The advisories (crates/, rust/) and their license; the rest is the project's own files.

@@ -43,6 +43,6 @@ mod writer;
 
 pub use error::{Error, Result};
 pub use store::{
-    DuckDbStore, DuckDbStoreBuilder, DEFAULT_MAX_BATCH, DEFAULT_MEMORY_LIMIT, DEFAULT_PATH,
+    DuckDbStore, DuckDbStoreBuilder, ShardRecords, DEFAULT_MAX_BATCH, DEFAULT_MEMORY_LIMIT, DEFAULT_PATH,
     DEFAULT_QUEUE_CAPACITY, DROP_FLUSH_TIMEOUT, MARK_ROWS_PER_TRANSACTION, TABLE,
 };

@@ -28,8 +28,8 @@ pub const TABLE: &str = "openai_records";
 pub const DEFAULT_QUEUE_CAPACITY: usize = 8192;
 /// Default largest number of records inserted in one statement.
 pub const DEFAULT_MAX_BATCH: usize = 4096;
-/// At most this many rows (or one shard, if larger) are marked synced per transaction by
-/// [`DuckDbStore::mark_shards_synced`].
+/// [`DuckDbStore::mark_shards_synced`] closes a transaction once it holds this many rows
+/// (whole shards only, so one may hold up to this plus one shard).
 pub const MARK_ROWS_PER_TRANSACTION: u64 = 100_000;
 /// Default cap on DuckDB's memory: its buffer cache would otherwise grow to 80% of the
 /// machine's RAM as the file grows, which a logging store has no business taking.
@@ -294,39 +294,39 @@ impl DuckDbStore {
 
     /// The records assigned to `shard`, in chunks of up to 2,048 as DuckDB reads them (store
     /// order): a shard of any size costs the memory of a chunk or two. The store's thread
-    /// serves this read until the receiver is drained or dropped, so drain or drop it before
-    /// awaiting anything else of this store. A failure ends the chunks with an `Err`.
-    pub async fn shard_records(
-        &self,
-        shard: &str,
-    ) -> Result<mpsc::Receiver<Result<Vec<ChatCompletionRecord>>>> {
+    /// serves this read until the chunks are all taken or [`ShardRecords`] is dropped, so do
+    /// either before awaiting anything else of this store.
+    pub async fn shard_records(&self, shard: &str) -> Result<ShardRecords> {
         let shard = shard.to_string();
         let sql = select_sql(&format!("WHERE {IN_SHARD}"));
         // One chunk in flight while the caller handles the previous one.
         let (chunks, receiver) = mpsc::channel(1);
         let job = Box::new(move |conn: &mut Connection| {
-            let stream = || -> Result<()> {
-                let Some((first, last)) = shard_bounds(conn, &shard)? else { return Ok(()) };
-                let mut statement = conn.prepare(&sql)?;
-                for batch in statement.stream_arrow(params![first, last, shard])? {
-                    if chunks.blocking_send(Ok(records_from_batch(&batch?)?)).is_err() {
-                        return Ok(()); // the caller stopped reading
+            let stream = || -> Result<bool> {
+                if let Some((first, last)) = shard_bounds(conn, &shard)? {
+                    let mut statement = conn.prepare(&sql)?;
+                    for batch in statement.stream_arrow(params![first, last, shard])? {
+                        if chunks.blocking_send(Ok(Some(records_from_batch(&batch?)?))).is_err() {
+                            return Ok(false); // the caller stopped reading
+                        }
                     }
                 }
-                Ok(())
+                Ok(true)
             };
-            if let Err(e) = stream() {
-                let _ = chunks.blocking_send(Err(e));
-            }
+            let _ = match stream() {
+                Ok(true) => chunks.blocking_send(Ok(None)),
+                Ok(false) => Ok(()),
+                Err(e) => chunks.blocking_send(Err(e)),
+            };
         });
         self.queue.send(Control::Run(job)).await.map_err(|_| Error::Closed)?;
-        Ok(receiver)
+        Ok(ShardRecords { receiver, done: false })
     }
 
     /// Marks the records of these shards synced at `at` and forgets their assignment; returns
     /// how many records were marked. Each shard is marked whole in one transaction, with other
-    /// shards up to [`MARK_ROWS_PER_TRANSACTION`] rows, which bounds the memory this takes
-    /// however large the store.
+    /// shards until the transaction holds [`MARK_ROWS_PER_TRANSACTION`] rows, which bounds the
+    /// memory this takes however large the store.
     pub async fn mark_shards_synced(&self, shards: &[String], at: DateTime<Utc>) -> Result<u64> {
         if shards.is_empty() {
             return Ok(0);
@@ -400,6 +400,33 @@ fn select_sql(filter: &str) -> String {
 /// together) instead of scanning whole tables.
 const IN_SHARD: &str = "id BETWEEN $1 AND $2
     AND id IN (SELECT id FROM hub_sync_shards WHERE shard = $3 AND id BETWEEN $1 AND $2)";
+
+/// The chunks of one shard, from [`DuckDbStore::shard_records`].
+#[derive(Debug)]
+pub struct ShardRecords {
+    /// `Ok(None)` says the shard was read whole.
+    receiver: mpsc::Receiver<Result<Option<Vec<ChatCompletionRecord>>>>,
+    done: bool,
+}
+
+impl ShardRecords {
+    /// The next chunk; `None` once the shard has been read whole. A read that stops short
+    /// (DuckDB failed, the store's thread stopped) ends with an `Err`, never silently: a
+    /// shard missing rows must not be taken for a whole one.
+    pub async fn next(&mut self) -> Option<Result<Vec<ChatCompletionRecord>>> {
+        if self.done {
+            return None;
+        }
+        let item = match self.receiver.recv().await {
+            Some(Ok(Some(chunk))) => return Some(Ok(chunk)),
+            Some(Ok(None)) => None,
+            Some(Err(e)) => Some(Err(e)),
+            None => Some(Err(Error::Closed)),
+        };
+        self.done = true;
+        item
+    }
+}
 
 /// Marks the rows of the shards named in `shards` synced at `at` and removes them from the
 /// journal, in one transaction; returns how many were marked.

@@ -250,7 +250,7 @@ async fn shards_stream_in_chunks_and_mark_exactly() {
     for (shard, rows) in &shards {
         let mut chunks = store.shard_records(shard).await.unwrap();
         let mut in_shard = 0;
-        while let Some(chunk) = chunks.recv().await {
+        while let Some(chunk) = chunks.next().await {
             let chunk = chunk.unwrap();
             assert!(!chunk.is_empty() && chunk.len() <= 2_048, "a chunk of {}", chunk.len());
             in_shard += chunk.len() as u64;
@@ -264,7 +264,7 @@ async fn shards_stream_in_chunks_and_mark_exactly() {
 
     // Stop reading after the first chunk: the store still answers.
     let mut chunks = store.shard_records(&shards[0].0).await.unwrap();
-    assert!(chunks.recv().await.is_some());
+    assert!(chunks.next().await.is_some());
     drop(chunks);
     assert_eq!(store.count().await.unwrap(), 5_000);
 

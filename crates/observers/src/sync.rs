@@ -180,7 +180,7 @@ pub async fn sync_to_hub(
             // A chunk at a time: memory stays flat whatever `batch_size` is.
             let mut file = ShardFile::create(&folder, shard)?;
             let mut chunks = store.shard_records(shard).await?;
-            while let Some(chunk) = chunks.recv().await {
+            while let Some(chunk) = chunks.next().await {
                 file.write(&chunk?)?;
             }
             file.finish()?;

@@ -155,9 +155,12 @@ impl Writer {
         match self.insert_batch(batch.clone()) {
             Err(e) if is_out_of_memory(&e) => {
                 let headroom = batch.get_array_memory_size().saturating_mul(INSERT_BYTES_PER_RECORD_BYTE);
-                let raised = format!("{}MiB", (headroom + memory_in_use(&self.conn)?) >> 20);
+                let in_use = memory_in_use(&self.conn).unwrap_or(0);
+                let raised = format!("{}MiB", ((headroom + in_use) >> 20).max(1));
                 tracing::debug!(id = %record.id, limit = %raised, "raising DuckDB's memory limit for one large record");
-                set_memory_limit(&self.conn, &raised)?;
+                if set_memory_limit(&self.conn, &raised).is_err() {
+                    return Err(e); // DuckDB's own message says more than the failed setting
+                }
                 let inserted = self.insert_batch(batch);
                 if let Err(e) = set_memory_limit(&self.conn, &self.memory_limit) {
                     tracing::warn!(error = %e, "could not restore DuckDB's memory limit after a large record");

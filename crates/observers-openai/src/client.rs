@@ -22,11 +22,14 @@ pub const HF_ROUTER_BASE_URL: &str = "https://router.huggingface.co/v1";
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
 /// Default time to establish a connection.
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// Largest answer the client accepts: a non-streaming body, or everything one stream sends.
+/// Largest answer the client holds whole: a non-streaming body (or a JSON body sent to a
+/// stream request). A larger one is [`Error::TooLarge`]: the longest real completions are a
+/// few megabytes, and this bounds the memory a broken or hostile server can make the client
+/// take.
 ///
-/// The longest real completions are a few megabytes; this bounds the memory a broken or
-/// hostile server can make the client (and the record of the call) take. A larger answer is
-/// [`Error::TooLarge`].
+/// Streams are not cut: their chunks go to the caller as they come. An observed stream's raw
+/// chunks are kept for its record up to this size; past it the record keeps the reassembled
+/// answer without them (`raw_response` empty, and a warning logged).
 pub const MAX_ANSWER_BYTES: usize = 64 * 1024 * 1024;
 /// How much of an error body is read: enough for any provider's message.
 const MAX_ERROR_BODY_BYTES: usize = 1024 * 1024;

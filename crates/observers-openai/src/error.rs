@@ -45,7 +45,7 @@ pub enum Error {
         /// The start of what the server sent.
         snippet: String,
     },
-    /// The answer is larger than [`MAX_ANSWER_BYTES`](crate::MAX_ANSWER_BYTES).
+    /// A non-streaming answer is larger than [`MAX_ANSWER_BYTES`](crate::MAX_ANSWER_BYTES).
     #[error(
         "the server's answer is larger than {limit} bytes, the client's limit for one answer; \
          ask for a shorter one (`max_tokens`) or check the server"

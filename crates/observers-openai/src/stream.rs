@@ -29,10 +29,9 @@ type Body = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
 pub struct ChatCompletionStream {
     inner: Arc<Inner>,
     body: Body,
-    /// The server answered JSON instead of an event stream: buffer it whole.
+    /// The server answered JSON instead of an event stream: buffer it whole (up to
+    /// [`MAX_ANSWER_BYTES`], as a non-streaming answer).
     json_body: Option<Vec<u8>>,
-    /// Bytes of the body so far, held to [`MAX_ANSWER_BYTES`].
-    received: usize,
     parser: SseParser,
     events: Vec<Event>,
     ready: VecDeque<Result<ChatCompletionChunk>>,
@@ -54,6 +53,10 @@ struct Recorder {
     recording: Recording,
     answer: Accumulator,
     raw_chunks: Vec<String>,
+    /// Bytes of `raw_chunks`, held to [`MAX_ANSWER_BYTES`].
+    raw_bytes: usize,
+    /// The raw chunks went past [`MAX_ANSWER_BYTES`] and were let go.
+    raw_dropped: bool,
     first_token_ms: Option<f64>,
 }
 
@@ -69,13 +72,14 @@ impl ChatCompletionStream {
             recording,
             answer: Accumulator::default(),
             raw_chunks: Vec::new(),
+            raw_bytes: 0,
+            raw_dropped: false,
             first_token_ms: None,
         });
         ChatCompletionStream {
             inner,
             body: Box::pin(response.bytes_stream()),
             json_body: is_json.then(Vec::new),
-            received: 0,
             parser: SseParser::default(),
             events: Vec::new(),
             ready: VecDeque::new(),
@@ -106,7 +110,7 @@ impl ChatCompletionStream {
                 recorder.first_token_ms = Some(elapsed_ms(self.started));
             }
             recorder.answer.add(&chunk);
-            recorder.raw_chunks.push(data);
+            recorder.keep_raw(data);
         }
         Ok(Some(chunk))
     }
@@ -162,8 +166,30 @@ fn has_output(delta: &crate::types::Delta) -> bool {
 }
 
 impl Recorder {
+    /// Keeps a chunk's text for `raw_response`, until the chunks pass [`MAX_ANSWER_BYTES`]:
+    /// then lets them all go. A stream is never cut for its size (the caller reads it as it
+    /// comes); its record keeps the reassembled answer, which is a fraction of the chunks.
+    fn keep_raw(&mut self, data: String) {
+        if self.raw_dropped {
+            return;
+        }
+        self.raw_bytes += data.len();
+        if self.raw_bytes > MAX_ANSWER_BYTES {
+            self.raw_dropped = true;
+            self.raw_chunks = Vec::new();
+            return;
+        }
+        self.raw_chunks.push(data);
+    }
+
     fn finish(self, latency_ms: f64, error: Option<&Error>) {
-        let Recorder { recording, answer, raw_chunks, first_token_ms } = self;
+        let Recorder { recording, answer, raw_chunks, raw_dropped, first_token_ms, .. } = self;
+        if raw_dropped {
+            tracing::warn!(
+                limit = MAX_ANSWER_BYTES,
+                "a stream's chunks went past the limit: its record keeps the answer, not the raw chunks"
+            );
+        }
         let mut recording = recording;
         let record = &mut recording.record;
         record.latency_ms = Some(latency_ms);
@@ -214,15 +240,11 @@ impl Stream for ChatCompletionStream {
                 }
                 Poll::Ready(None) => None,
             };
-            if let Some(bytes) = &bytes {
-                // What the caller has consumed is gone, but the record keeps it all.
-                this.received += bytes.len();
-                if this.received > MAX_ANSWER_BYTES {
-                    return this.fail(Error::TooLarge { limit: MAX_ANSWER_BYTES });
-                }
-            }
             if let Some(buffer) = &mut this.json_body {
                 match bytes {
+                    Some(bytes) if buffer.len() + bytes.len() > MAX_ANSWER_BYTES => {
+                        return this.fail(Error::TooLarge { limit: MAX_ANSWER_BYTES })
+                    }
                     Some(bytes) => buffer.extend_from_slice(&bytes),
                     None => {
                         let body = std::mem::take(buffer);

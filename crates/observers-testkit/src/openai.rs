@@ -83,6 +83,9 @@ const STALL: Duration = Duration::from_secs(3600);
 /// The `created` of listed models (that of OpenAI's gpt-3.5-turbo entry).
 const MODELS_CREATED: u64 = 1_677_610_602;
 
+/// The largest `large_answer_<bytes>` the mock builds (it holds the answer in memory).
+const MAX_LARGE_ANSWER: usize = 1 << 30;
+
 /// Request bodies above this size are recorded as empty.
 const MAX_REQUEST_BYTES: usize = 64 * 1024 * 1024;
 
@@ -144,7 +147,8 @@ pub enum Scenario {
     Quirky,
     /// `large_answer_<bytes>`: like [`Scenario::Text`], but the content is padded to exactly
     /// that many bytes (ASCII mixed with 2-, 3- and 4-byte characters) and streamed in pieces
-    /// of 64 Ki characters. For huge-response tests: `large_answer_52428800` is 50 MiB.
+    /// of 64 Ki characters. For huge-response tests: `large_answer_52428800` is 50 MiB (1 GiB at
+    /// most).
     LargeAnswer(usize),
     /// `invalid_utf8`: streamed, a role chunk, 2 content chunks, then a chunk whose content
     /// holds bytes that are not UTF-8, then the rest and `[DONE]`; not streamed, the text
@@ -185,7 +189,8 @@ impl Scenario {
             return (100..=599).contains(&status).then_some(Scenario::HttpError(status));
         }
         if let Some(bytes) = name.strip_prefix("large_answer_") {
-            return Some(Scenario::LargeAnswer(bytes.parse().ok()?));
+            let bytes: usize = bytes.parse().ok()?;
+            return (bytes <= MAX_LARGE_ANSWER).then_some(Scenario::LargeAnswer(bytes));
         }
         let millis = name.strip_prefix("slow_first_token_")?.strip_suffix("ms")?;
         Some(Scenario::SlowFirstToken(Duration::from_millis(millis.parse().ok()?)))
@@ -485,5 +490,6 @@ mod tests {
         assert_eq!(Scenario::from_name("http_error_42"), None);
         assert_eq!(Scenario::from_name("slow_first_token_ms"), None);
         assert_eq!(Scenario::from_name("nope"), None);
+        assert_eq!(Scenario::from_name("large_answer_18446744073709551615"), None);
     }
 }

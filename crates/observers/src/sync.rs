@@ -126,6 +126,10 @@ fn checkpoint(options: &SyncOptions, step: SyncStep) -> Result<(), SyncError> {
 /// Pushes every row of `store` not yet on the Hub to `options.repo_id`, then marks exactly
 /// those rows synced. Calls `on_event` as it goes (for a progress bar).
 ///
+/// Shards stream from the store a chunk at a time, its writer thread reading the next chunk
+/// while this task writes the last: records an application adds to the same store meanwhile
+/// wait in its queue, a fraction of a second per shard.
+///
 /// # Example
 /// ```no_run
 /// use observers::sync::{sync_to_hub, SyncOptions};

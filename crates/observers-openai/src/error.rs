@@ -48,7 +48,8 @@ pub enum Error {
     /// A non-streaming answer is larger than [`MAX_ANSWER_BYTES`](crate::MAX_ANSWER_BYTES).
     #[error(
         "the server's answer is larger than {limit} bytes, the client's limit for one answer; \
-         ask for a shorter one (`max_tokens`) or check the server"
+         ask for a shorter one (`max_tokens`), stream it (`create_stream`, which has no limit) or \
+         check the server"
     )]
     TooLarge {
         /// The limit in force.

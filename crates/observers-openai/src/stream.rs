@@ -53,10 +53,8 @@ struct Recorder {
     recording: Recording,
     answer: Accumulator,
     raw_chunks: Vec<String>,
-    /// Bytes of `raw_chunks`, held to [`MAX_ANSWER_BYTES`].
+    /// Bytes of the raw chunks seen; past [`MAX_ANSWER_BYTES`], `raw_chunks` was let go.
     raw_bytes: usize,
-    /// The raw chunks went past [`MAX_ANSWER_BYTES`] and were let go.
-    raw_dropped: bool,
     first_token_ms: Option<f64>,
 }
 
@@ -73,7 +71,6 @@ impl ChatCompletionStream {
             answer: Accumulator::default(),
             raw_chunks: Vec::new(),
             raw_bytes: 0,
-            raw_dropped: false,
             first_token_ms: None,
         });
         ChatCompletionStream {
@@ -170,12 +167,11 @@ impl Recorder {
     /// then lets them all go. A stream is never cut for its size (the caller reads it as it
     /// comes); its record keeps the reassembled answer, which is a fraction of the chunks.
     fn keep_raw(&mut self, data: String) {
-        if self.raw_dropped {
+        if self.raw_bytes > MAX_ANSWER_BYTES {
             return;
         }
         self.raw_bytes += data.len();
         if self.raw_bytes > MAX_ANSWER_BYTES {
-            self.raw_dropped = true;
             self.raw_chunks = Vec::new();
             return;
         }
@@ -183,8 +179,8 @@ impl Recorder {
     }
 
     fn finish(self, latency_ms: f64, error: Option<&Error>) {
-        let Recorder { recording, answer, raw_chunks, raw_dropped, first_token_ms, .. } = self;
-        if raw_dropped {
+        let Recorder { recording, answer, raw_chunks, raw_bytes, first_token_ms } = self;
+        if raw_bytes > MAX_ANSWER_BYTES {
             tracing::warn!(
                 limit = MAX_ANSWER_BYTES,
                 "a stream's chunks went past the limit: its record keeps the answer, not the raw chunks"

@@ -311,7 +311,10 @@ async fn a_plain_answer_over_the_limit_is_refused_and_a_stream_is_not_cut() {
     let s = setup_timed(Scenario::LargeAnswer(too_big), WrapOptions::default(), timeout).await;
     let error = s.client.chat().completions().create(question()).await.unwrap_err();
     assert!(matches!(error, Error::TooLarge { .. }), "{error:?}");
-    assert!(error.to_string().contains("max_tokens"), "{error}");
+    assert!(
+        error.to_string().contains("max_tokens") && error.to_string().contains("create_stream"),
+        "{error}"
+    );
     let (text, outcomes) = s.stream_all(question()).await;
     assert!(outcomes.iter().all(Result::is_ok), "the stream was cut");
     assert_eq!(text.len(), too_big);

@@ -18,6 +18,8 @@ const ADVISORY_DB_URL: &str = "https://github.com/rustsec/advisory-db";
 /// The directory cargo-deny (0.20) keeps a clone of [`ADVISORY_DB_URL`] in, under its
 /// `db-path`: the URL's last segment and cargo's stable hash of the URL.
 const ADVISORY_DB_DIR: &str = "advisory-db-3157b0e258782691";
+/// Fewer crates with advisories than this means a damaged snapshot (the 2026-08 one has 908).
+const MIN_ADVISED_CRATES: usize = 500;
 /// Past this age the check warns that the snapshot wants refreshing (cargo-deny's own default).
 const STALE_AFTER_DAYS: i64 = 90;
 /// The environment variable deny.toml's `db-path` reads.
@@ -84,7 +86,19 @@ pub(crate) fn audit(args: &[String]) -> Result {
 fn check_offline() -> Result {
     let snapshot = Snapshot::read()?;
     let dbs = target_dir().join("advisory-dbs");
-    install(&snapshot, &dbs.join(ADVISORY_DB_DIR))?;
+    let clone = dbs.join(ADVISORY_DB_DIR);
+    install(&snapshot, &clone)?;
+    // cargo-deny finds nothing to report in an empty database: make sure this one is not.
+    let crates = fs::read_dir(clone.join("crates")).map(Iterator::count).unwrap_or(0);
+    if crates < MIN_ADVISED_CRATES {
+        return Err(format!(
+            "the advisory database unpacked in {} lists {crates} crates, too few to be whole: delete that \
+             folder to unpack it again; if this repeats, the snapshot in {} is damaged: run \
+             `cargo xtask audit --update`",
+            clone.display(),
+            snapshot_dir().display()
+        ));
+    }
     eprintln!(
         "xtask: RustSec advisories as of {} (snapshot {}); refresh with `cargo xtask audit --update`",
         snapshot.date, snapshot.commit

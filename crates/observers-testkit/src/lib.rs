@@ -4,7 +4,8 @@
 //! [`MockOpenAi`] binds `127.0.0.1` on a free port and answers `POST /v1/chat/completions`
 //! the way real OpenAI-compatible servers do (OpenAI itself, vLLM, TGI, Ollama, llama.cpp, the
 //! Hugging Face router), including their failure modes: HTTP errors, dropped connections,
-//! stalls, malformed JSON and SSE, errors inside a stream. A [`Scenario`] picks the behaviour;
+//! stalls, malformed JSON and SSE, errors inside a stream, answers of any size up to 1 GiB,
+//! bytes that are not UTF-8. A [`Scenario`] picks the behaviour;
 //! every request is recorded as a [`ReceivedRequest`].
 //!
 //! [`FakeHub`] does the same for the Hugging Face Hub's dataset-repo protocol (repo creation,

@@ -111,6 +111,11 @@ fn check_offline() -> Result {
         Some(_) => {}
         None => return Err(format!("{}: `date` is not an RFC 3339 date", Snapshot::path().display())),
     }
+    // `cargo deny` reads `cargo metadata`, which resolves every target platform: it needs the
+    // android, windows and wasm crates a Linux build never downloads. Fetch them (from the
+    // registry, which CI reaches) so the offline check works on a machine with an empty cache;
+    // only the advisory database stays offline.
+    run(cargo().args(["fetch", "--locked"]))?;
     run(cargo().args(["deny", "--offline", "check"]).env(DB_PATH_VAR, &dbs))
 }
 

@@ -186,18 +186,49 @@ fn test(args: &[String]) -> Result {
 }
 
 fn ci() -> Result {
-    run(cargo().args(["fmt", "--all", "--", "--check"]))?;
-    run(cargo().args(["clippy", "--workspace", "--all-targets", "--all-features", "--", "-D", "warnings"]))?;
-    run(cargo()
-        .args(["doc", "--workspace", "--all-features", "--no-deps"])
-        .env("RUSTDOCFLAGS", "-D warnings"))?;
-    audit::audit(&[])?;
-    run(cargo()
-        .args(["run", "--example", "quickstart"])
-        .env_remove("OPENAI_API_KEY")
-        .env_remove("HF_TOKEN"))?;
-    test(&[])?;
-    fuzz(DEFAULT_FUZZ_CASES)
+    let mut steps = Steps::default();
+    let outcome = ci_steps(&mut steps);
+    steps.report();
+    outcome
+}
+
+fn ci_steps(steps: &mut Steps) -> Result {
+    steps.time("fmt", || run(cargo().args(["fmt", "--all", "--", "--check"])))?;
+    steps.time("clippy", || {
+        run(cargo().args(["clippy", "--workspace", "--all-targets", "--all-features", "--", "-D", "warnings"]))
+    })?;
+    steps.time("rustdoc", || {
+        run(cargo().args(["doc", "--workspace", "--all-features", "--no-deps"]).env("RUSTDOCFLAGS", "-D warnings"))
+    })?;
+    steps.time("audit", || audit::audit(&[]))?;
+    steps.time("quickstart", || {
+        run(cargo().args(["run", "--example", "quickstart"]).env_remove("OPENAI_API_KEY").env_remove("HF_TOKEN"))
+    })?;
+    steps.time("test", || test(&[]))?;
+    steps.time("fuzz", || fuzz(DEFAULT_FUZZ_CASES))
+}
+
+/// Wall time of each CI step, printed at the end so a slow step is seen.
+#[derive(Default)]
+struct Steps(Vec<(&'static str, std::time::Duration, bool)>);
+
+impl Steps {
+    fn time(&mut self, name: &'static str, step: impl FnOnce() -> Result) -> Result {
+        let start = std::time::Instant::now();
+        let outcome = step();
+        self.0.push((name, start.elapsed(), outcome.is_ok()));
+        outcome
+    }
+
+    fn report(&self) {
+        eprintln!("xtask: ci step times");
+        for (name, elapsed, ok) in &self.0 {
+            let failed = if *ok { "" } else { "  (failed)" };
+            eprintln!("xtask:   {name:<11} {:>8.1} s{failed}", elapsed.as_secs_f64());
+        }
+        let total: std::time::Duration = self.0.iter().map(|(_, elapsed, _)| *elapsed).sum();
+        eprintln!("xtask:   {:<11} {:>8.1} s", "total", total.as_secs_f64());
+    }
 }
 
 /// Runs every `fuzz_*` proptest for `cases` cases.

@@ -5,7 +5,8 @@
 //! - [`ChatCompletionRecord`] and [`Message`]: one row per chat completion;
 //! - [`schema()`], [`records_to_batch`] and [`records_from_batch`]: the one Arrow schema every
 //!   store writes, and the conversions both ways;
-//! - [`Store`] and [`StoreStats`]: what every backend implements;
+//! - [`Store`] and [`StoreStats`]: what every backend implements; [`Fanout`]: several stores
+//!   as one;
 //! - [`StoreError`]: the error they share.
 //!
 //! # Usage
@@ -28,6 +29,7 @@
 //! The minimum supported Rust version is 1.88.
 
 mod error;
+mod fanout;
 #[cfg(feature = "queue")]
 #[cfg_attr(docsrs, doc(cfg(feature = "queue")))]
 pub mod queue;
@@ -36,6 +38,7 @@ pub mod schema;
 mod store;
 
 pub use error::{Result, StoreError};
+pub use fanout::Fanout;
 pub use record::{ChatCompletionRecord, Message, MAX_JSON_DEPTH};
 pub use schema::{records_from_batch, records_to_batch, schema, COLUMNS};
 pub use store::{Store, StoreStats, TryAddError};

@@ -68,6 +68,28 @@ pub struct ChatCompletionRecord {
     pub latency_ms: Option<f64>,
     /// For streams: time from sending the request to the first content chunk, in milliseconds.
     pub time_to_first_token_ms: Option<f64>,
+    /// Prompt tokens the provider served from its cache (`usage.prompt_tokens_details.
+    /// cached_tokens` and the like); `None` when not reported.
+    pub cached_tokens: Option<i32>,
+    /// Completion tokens spent reasoning (`usage.completion_tokens_details.reasoning_tokens`);
+    /// `None` when not reported.
+    pub reasoning_tokens: Option<i32>,
+    /// What the call cost, in US dollars, from the price table in force when it was recorded;
+    /// `None` when the model has no known price (never a guess).
+    pub cost_usd: Option<f64>,
+    /// The end user the call was made for, as the application says; never sent to the
+    /// provider.
+    pub user_id: Option<String>,
+    /// The conversation or session the call belongs to, as the application says; never sent
+    /// to the provider.
+    pub session_id: Option<String>,
+    /// The OpenTelemetry trace the call ran in (32 lowercase hex digits), when it ran in one.
+    pub trace_id: Option<String>,
+    /// The OpenTelemetry span of the call itself (16 lowercase hex digits).
+    pub span_id: Option<String>,
+    /// The span the call ran in, of which the call's span is a child (16 lowercase hex
+    /// digits); `None` for a call that started a trace of its own.
+    pub parent_span_id: Option<String>,
 }
 
 /// The deepest JSON nesting a record may hold. `serde_json` (and so every reader of the
@@ -149,6 +171,14 @@ impl ChatCompletionRecord {
             response_id: None,
             latency_ms: None,
             time_to_first_token_ms: None,
+            cached_tokens: None,
+            reasoning_tokens: None,
+            cost_usd: None,
+            user_id: None,
+            session_id: None,
+            trace_id: None,
+            span_id: None,
+            parent_span_id: None,
         }
     }
 }

@@ -23,13 +23,13 @@ use crate::error::{Result, StoreError};
 use crate::record::{ChatCompletionRecord, Message};
 
 /// Version of the record schema, stored in the schema metadata under `observers.schema_version`.
-pub const SCHEMA_VERSION: &str = "1";
+pub const SCHEMA_VERSION: &str = "2";
 
 /// Field metadata key marking text columns that hold JSON (`JSON` in DuckDB).
 pub const LOGICAL_TYPE_KEY: &str = "observers.logical_type";
 
 /// The column names, in order.
-pub const COLUMNS: [&str; 20] = [
+pub const COLUMNS: [&str; 28] = [
     "id",
     "model",
     "timestamp",
@@ -50,6 +50,15 @@ pub const COLUMNS: [&str; 20] = [
     "response_id",
     "latency_ms",
     "time_to_first_token_ms",
+    // Schema version 2.
+    "cached_tokens",
+    "reasoning_tokens",
+    "cost_usd",
+    "user_id",
+    "session_id",
+    "trace_id",
+    "span_id",
+    "parent_span_id",
 ];
 
 fn text(name: &str, nullable: bool) -> Field {
@@ -117,6 +126,14 @@ pub fn schema() -> SchemaRef {
                 text("response_id", true),
                 Field::new("latency_ms", DataType::Float64, true),
                 Field::new("time_to_first_token_ms", DataType::Float64, true),
+                Field::new("cached_tokens", DataType::Int32, true),
+                Field::new("reasoning_tokens", DataType::Int32, true),
+                Field::new("cost_usd", DataType::Float64, true),
+                text("user_id", true),
+                text("session_id", true),
+                text("trace_id", true),
+                text("span_id", true),
+                text("parent_span_id", true),
             ];
             let metadata =
                 HashMap::from([("observers.schema_version".to_string(), SCHEMA_VERSION.to_string())]);
@@ -186,6 +203,14 @@ pub fn records_to_batch(records: &[ChatCompletionRecord]) -> Result<RecordBatch>
         strs(&|r| r.response_id.as_deref()),
         floats(&|r| r.latency_ms),
         floats(&|r| r.time_to_first_token_ms),
+        ints(&|r| r.cached_tokens),
+        ints(&|r| r.reasoning_tokens),
+        floats(&|r| r.cost_usd),
+        strs(&|r| r.user_id.as_deref()),
+        strs(&|r| r.session_id.as_deref()),
+        strs(&|r| r.trace_id.as_deref()),
+        strs(&|r| r.span_id.as_deref()),
+        strs(&|r| r.parent_span_id.as_deref()),
     ];
     Ok(RecordBatch::try_new(schema, columns)?)
 }
@@ -329,6 +354,14 @@ pub fn records_from_batch(batch: &RecordBatch) -> Result<Vec<ChatCompletionRecor
     let response_id = c.strings("response_id")?;
     let latency_ms = c.floats("latency_ms")?;
     let ttft_ms = c.floats("time_to_first_token_ms")?;
+    let cached_tokens = c.ints("cached_tokens")?;
+    let reasoning_tokens = c.ints("reasoning_tokens")?;
+    let cost_usd = c.floats("cost_usd")?;
+    let user_id = c.strings("user_id")?;
+    let session_id = c.strings("session_id")?;
+    let trace_id = c.strings("trace_id")?;
+    let span_id = c.strings("span_id")?;
+    let parent_span_id = c.strings("parent_span_id")?;
 
     let mut out = Vec::with_capacity(batch.num_rows());
     for row in 0..batch.num_rows() {
@@ -365,6 +398,14 @@ pub fn records_from_batch(batch: &RecordBatch) -> Result<Vec<ChatCompletionRecor
             response_id: opt_str(response_id.as_ref(), row),
             latency_ms: value(latency_ms.as_ref(), row).map(|a| a.value(row)),
             time_to_first_token_ms: value(ttft_ms.as_ref(), row).map(|a| a.value(row)),
+            cached_tokens: value(cached_tokens.as_ref(), row).map(|a| a.value(row)),
+            reasoning_tokens: value(reasoning_tokens.as_ref(), row).map(|a| a.value(row)),
+            cost_usd: value(cost_usd.as_ref(), row).map(|a| a.value(row)),
+            user_id: opt_str(user_id.as_ref(), row),
+            session_id: opt_str(session_id.as_ref(), row),
+            trace_id: opt_str(trace_id.as_ref(), row),
+            span_id: opt_str(span_id.as_ref(), row),
+            parent_span_id: opt_str(parent_span_id.as_ref(), row),
         });
     }
     Ok(out)

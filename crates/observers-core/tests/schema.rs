@@ -51,6 +51,14 @@ fn full_record() -> ChatCompletionRecord {
     r.response_id = Some("chatcmpl-1".into());
     r.latency_ms = Some(12.5);
     r.time_to_first_token_ms = Some(3.25);
+    r.cached_tokens = Some(16);
+    r.reasoning_tokens = Some(4);
+    r.cost_usd = Some(0.000_123_5);
+    r.user_id = Some("user-42".into());
+    r.session_id = Some("conversation-7".into());
+    r.trace_id = Some("4bf92f3577b34da6a3ce929d0e0e4736".into());
+    r.span_id = Some("00f067aa0ba902b7".into());
+    r.parent_span_id = Some("b7ad6b7169203331".into());
     r
 }
 
@@ -159,6 +167,8 @@ prop_compose! {
         tags in proptest::collection::vec(any::<String>(), 0..4),
         props in proptest::option::of(proptest::collection::btree_map(any::<String>(), any::<String>(), 0..3)),
         latency in proptest::option::of(0.0f64..1e9),
+        cost in proptest::option::of(0.0f64..1e6),
+        identity in (arb_text(), arb_text(), proptest::option::of(any::<i32>())),
     ) -> ChatCompletionRecord {
         let mut r = ChatCompletionRecord::started_at(model, chrono::DateTime::from_timestamp(secs, 0).unwrap());
         r.messages = messages.into_iter().map(|(role, content, name)| Message {
@@ -168,6 +178,8 @@ prop_compose! {
         r.tags = tags;
         r.properties = props.map(|p| json!(p));
         r.latency_ms = latency;
+        r.cost_usd = cost;
+        (r.user_id, r.session_id, r.cached_tokens) = identity;
         r
     }
 }

@@ -25,6 +25,11 @@ const MIGRATIONS: &[Migration] = &[
         name: "hub_sync_shards",
         sql: include_str!("../migrations/0002_hub_sync_shards.sql"),
     },
+    Migration {
+        version: 3,
+        name: "usage_details_identity_trace",
+        sql: include_str!("../migrations/0003_usage_details_identity_trace.sql"),
+    },
 ];
 
 /// The schema version this library writes.

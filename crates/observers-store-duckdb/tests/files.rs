@@ -28,7 +28,44 @@ async fn migrations_run_once_and_reopening_applies_nothing() {
     }
     let versions =
         duckdb_sql(&path, "SELECT version || ':' || migration_name FROM schema_version ORDER BY version");
-    assert_eq!(versions, ["1:create_openai_records", "2:hub_sync_shards"]);
+    assert_eq!(versions, ["1:create_openai_records", "2:hub_sync_shards", "3:usage_details_identity_trace"]);
+}
+
+/// A store written by the previous version (schema 2) opens: the new columns are added, its
+/// rows read them as NULL, and new rows fill them.
+#[tokio::test]
+async fn a_store_of_the_previous_schema_is_upgraded_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("store.db");
+    {
+        let conn = duckdb::Connection::open(&path).unwrap();
+        conn.execute_batch(include_str!("../migrations/0001_create_openai_records.sql")).unwrap();
+        conn.execute_batch(include_str!("../migrations/0002_hub_sync_shards.sql")).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, migration_name VARCHAR NOT NULL,
+                                          applied_at TIMESTAMP NOT NULL);
+             INSERT INTO schema_version VALUES (1, 'create_openai_records', now()::TIMESTAMP),
+                                               (2, 'hub_sync_shards', now()::TIMESTAMP);
+             INSERT INTO openai_records (id, model, timestamp, total_tokens)
+             VALUES ('0190a0c0-0000-7000-8000-000000000001', 'old-model', now()::TIMESTAMP, 7);",
+        )
+        .unwrap();
+    }
+    let store = DuckDbStore::open(&path).unwrap();
+    let mut record = observers_core::ChatCompletionRecord::new("new-model");
+    record.cached_tokens = Some(3);
+    record.cost_usd = Some(0.25);
+    record.user_id = Some("u-1".into());
+    record.trace_id = Some("0af7651916cd43dd8448eb211c80319c".into());
+    store.add(record.clone()).await.unwrap();
+    let rows = store.unsynced(None, 10).await.unwrap();
+    assert_eq!(rows.len(), 2);
+    let old = rows.iter().find(|r| r.model.as_deref() == Some("old-model")).unwrap();
+    assert_eq!(old.total_tokens, Some(7));
+    assert_eq!((old.cached_tokens, old.cost_usd, old.user_id.as_deref()), (None, None, None));
+    let new = rows.iter().find(|r| r.id == record.id).unwrap();
+    assert_eq!(serde_json::to_value(new).unwrap(), serde_json::to_value(&record).unwrap());
+    store.close().await.unwrap();
 }
 
 #[tokio::test]
@@ -86,10 +123,10 @@ fn a_newer_schema_is_refused_not_downgraded() {
             .unwrap();
     }
     let err = DuckDbStore::open(&path).unwrap_err();
-    assert!(matches!(err, Error::SchemaTooNew { found: 99, supported: 2, .. }), "{err}");
+    assert!(matches!(err, Error::SchemaTooNew { found: 99, supported: 3, .. }), "{err}");
     assert!(err.to_string().contains("upgrade observers"), "{err}");
     let versions = duckdb_sql(&path, "SELECT CAST(version AS VARCHAR) FROM schema_version ORDER BY version");
-    assert_eq!(versions, ["1", "2", "99"]);
+    assert_eq!(versions, ["1", "2", "3", "99"]);
 }
 
 #[test]

@@ -137,10 +137,11 @@ async fn shards_of_an_older_schema_load_together_with_new_ones() {
     let dir = tempfile::tempdir().unwrap();
     let folder = dir.path().join("shards");
     std::fs::create_dir_all(&folder).unwrap();
-    // A shard as a version without the last two columns wrote it; its name sorts first, as
-    // older shards' names do, so `datasets` meets it first.
+    // A shard as version 1 of the schema wrote it (none of the columns from `cached_tokens`
+    // on); its name sorts first, as older shards' names do, so `datasets` meets it first.
     let old: Vec<_> = (0..5).map(record).collect();
-    let keep: Vec<usize> = (0..shard_schema().fields().len() - 2).collect();
+    let first_new = shard_schema().index_of("cached_tokens").unwrap();
+    let keep: Vec<usize> = (0..first_new).collect();
     let batch = shard_batch(&old).unwrap().project(&keep).unwrap();
     let file =
         std::fs::File::create(folder.join("train-20000101T000000000Z-0000000000000000.parquet")).unwrap();
@@ -155,7 +156,13 @@ async fn shards_of_an_older_schema_load_together_with_new_ones() {
         .folder(&folder)
         .build()
         .unwrap();
-    let new: Vec<_> = (5..8).map(record).collect();
+    let new: Vec<_> = (5..8)
+        .map(|i| {
+            let mut r = record(i);
+            r.user_id = Some(format!("user-{i}"));
+            r
+        })
+        .collect();
     for r in &new {
         store.add(r.clone()).await.unwrap();
     }
@@ -163,7 +170,8 @@ async fn shards_of_an_older_schema_load_together_with_new_ones() {
 
     let out = load_with_datasets(&hub, &[&old[0], &new[0]]).await;
     assert_eq!(out["num_rows"], 8);
-    assert!(out["rows"][old[0].id.to_string()]["latency_ms"].is_null(), "{out}");
-    assert_eq!(out["rows"][new[0].id.to_string()]["latency_ms"], 12.5);
+    assert!(out["rows"][old[0].id.to_string()]["user_id"].is_null(), "{out}");
+    assert_eq!(out["rows"][new[0].id.to_string()]["user_id"], "user-5");
+    assert_eq!(out["rows"][old[0].id.to_string()]["latency_ms"], 12.5);
     assert_eq!(out["rows"][old[0].id.to_string()]["assistant_message"], "Answer 0");
 }

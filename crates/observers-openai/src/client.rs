@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER};
 
-use crate::error::{snippet, ApiError, Error, Result};
+use crate::error::{embedded_error, snippet, ApiError, Error, Result};
 use crate::observe::{Call, Observer};
 use crate::stream::ChatCompletionStream;
 use crate::types::{ChatCompletion, ChatCompletionRequest};
@@ -63,7 +63,7 @@ pub(crate) struct Inner {
     completions_url: String,
     /// The same without credentials, for error messages.
     pub(crate) display_url: String,
-    api_key: Option<String>,
+    api_key: Option<Arc<str>>,
     timeout: Duration,
     /// Content type, authorization and the user's headers, sent with every request (also
     /// through a user-provided `reqwest::Client`).
@@ -174,7 +174,7 @@ impl OpenAiBuilder {
                 http,
                 completions_url: format!("{base_url}/chat/completions"),
                 display_url,
-                api_key: self.api_key,
+                api_key: self.api_key.map(Arc::from),
                 timeout,
                 headers,
             }),
@@ -283,7 +283,10 @@ impl Completions<'_> {
         request.body_mut().insert("stream".into(), serde_json::Value::Bool(true));
         let mut call = Call::begin(self.client, request);
         match self.client.inner.send(call.body(), true).await {
-            Ok(response) => Ok(ChatCompletionStream::new(self.client.inner.clone(), response, call)),
+            Ok(response) => {
+                let recording = call.recording.take();
+                Ok(ChatCompletionStream::new(self.client.inner.clone(), response, call.started(), recording))
+            }
             Err(error) => Err(call.fail(error).await),
         }
     }
@@ -311,6 +314,34 @@ async fn read_up_to(mut response: reqwest::Response, limit: usize) -> reqwest::R
     Ok(Body::Whole(body.freeze()))
 }
 
+/// The error an answer with an error status means (`body`: the start of its body at least).
+pub(crate) fn status_error(
+    status: u16,
+    body: &[u8],
+    retry_after: Option<Duration>,
+    redact: impl Fn(&str) -> String,
+) -> Error {
+    let mut api = ApiError::from_body(status, &String::from_utf8_lossy(body), retry_after);
+    api.message = redact(&api.message);
+    Error::Api(Box::new(api))
+}
+
+/// Reads a non-streaming answer sent with a success status: a chat completion, or the error
+/// a gateway put in it (see [`embedded_error`]). `redact` cleans text bound for an error.
+pub(crate) fn parse_answer(raw: Bytes, redact: impl Fn(&str) -> String) -> Result<Answer> {
+    let completion: ChatCompletion = serde_json::from_slice(&raw).map_err(|e| Error::Decode {
+        message: e.to_string(),
+        snippet: redact(&snippet(&String::from_utf8_lossy(&raw), 200)),
+    })?;
+    let choices = completion.choices.iter().map(|choice| &choice.extra);
+    if let Some(error) = embedded_error(completion.object.as_deref(), &completion.extra, choices) {
+        let mut api = ApiError::embedded(&error, serde_json::from_slice(&raw).ok());
+        api.message = redact(&api.message);
+        return Err(Error::Api(Box::new(api)));
+    }
+    Ok(Answer { completion, raw })
+}
+
 /// The body of a successful non-streaming answer.
 pub(crate) struct Answer {
     pub(crate) completion: ChatCompletion,
@@ -334,12 +365,10 @@ impl Inner {
         let retry_after = retry_after(response.headers());
         // The status says what failed: a body that breaks off or runs long loses detail only.
         let body = match read_up_to(response, MAX_ERROR_BODY_BYTES).await {
-            Ok(Body::Whole(body) | Body::Cut(body)) => String::from_utf8_lossy(&body).into_owned(),
-            Err(_) => String::new(),
+            Ok(Body::Whole(body) | Body::Cut(body)) => body,
+            Err(_) => Bytes::new(),
         };
-        let mut api = ApiError::from_body(status.as_u16(), &body, retry_after);
-        api.message = self.redact(&api.message).into_owned();
-        Err(Error::Api(Box::new(api)))
+        Err(status_error(status.as_u16(), &body, retry_after, |text| self.redact(text).into_owned()))
     }
 
     /// Sends a non-streaming request and reads the whole answer.
@@ -350,11 +379,7 @@ impl Inner {
             Ok(Body::Cut(_)) => return Err(Error::TooLarge { limit: MAX_ANSWER_BYTES }),
             Err(e) => return Err(self.transport_error(&e)),
         };
-        let completion = serde_json::from_slice(&raw).map_err(|e| Error::Decode {
-            message: e.to_string(),
-            snippet: self.redact(&snippet(&String::from_utf8_lossy(&raw), 200)).into_owned(),
-        })?;
-        Ok(Answer { completion, raw })
+        parse_answer(raw, |text| self.redact(text).into_owned())
     }
 
     pub(crate) fn transport_error(&self, error: &reqwest::Error) -> Error {
@@ -386,21 +411,25 @@ impl Inner {
 
     /// `text` with the API key replaced, in case a server echoed it.
     pub(crate) fn redact<'t>(&self, text: &'t str) -> Cow<'t, str> {
-        match &self.api_key {
-            Some(key) if key.len() >= 4 && text.contains(key.as_str()) => {
-                Cow::Owned(text.replace(key.as_str(), "[REDACTED]"))
-            }
-            _ => Cow::Borrowed(text),
-        }
+        redact(self.api_key.as_deref(), text)
     }
 
-    pub(crate) fn api_key(&self) -> Option<&str> {
-        self.api_key.as_deref()
+    pub(crate) fn api_key(&self) -> Option<&Arc<str>> {
+        self.api_key.as_ref()
+    }
+}
+
+/// `text` with `secret` replaced, in case a server echoed it; a secret shorter than 4
+/// characters cannot be told from ordinary text and is left alone.
+pub(crate) fn redact<'t>(secret: Option<&str>, text: &'t str) -> Cow<'t, str> {
+    match secret {
+        Some(key) if key.len() >= 4 && text.contains(key) => Cow::Owned(text.replace(key, "[REDACTED]")),
+        _ => Cow::Borrowed(text),
     }
 }
 
 /// `retry-after-ms` (milliseconds) or `retry-after` (seconds; HTTP dates are ignored).
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let number =
         |name: &str| headers.get(name)?.to_str().ok()?.trim().parse::<f64>().ok().filter(|v| *v >= 0.0);
     number("retry-after-ms")

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 /// What can go wrong calling a chat-completions endpoint.
 ///
@@ -101,7 +101,12 @@ pub struct ApiError {
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "the server answered HTTP {}: {}", self.status, self.message)?;
+        if self.status == 200 {
+            // A gateway's error in a success answer (or an error event in a stream).
+            write!(f, "the server answered HTTP 200 with an error: {}", self.message)?;
+        } else {
+            write!(f, "the server answered HTTP {}: {}", self.status, self.message)?;
+        }
         match (&self.error_type, &self.code) {
             (Some(t), Some(c)) => write!(f, " ({t}, {c})")?,
             (Some(x), None) | (None, Some(x)) => write!(f, " ({x})")?,
@@ -186,6 +191,58 @@ impl ApiError {
         self.error_type = error_type;
         self.code = code;
         self.param = param;
+    }
+}
+
+/// Whether a JSON value counts as set, as the official SDKs test an `error` key (Python's
+/// truthiness): `null`, `false`, `0`, `""`, `[]` and `{}` do not.
+fn truthy(value: &Value) -> bool {
+    match value {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64() != Some(0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(items) => !items.is_empty(),
+        Value::Object(map) => !map.is_empty(),
+    }
+}
+
+/// The error an answer carries although its HTTP status says success, as gateways send it:
+/// a top-level `error` next to or instead of `choices` (OpenRouter: `{"error":{"message",
+/// "code":429,"metadata"}}`), a flat `{"object":"error","message",...}` (old vLLM), or an
+/// `error` inside a choice (OpenRouter's per-choice errors). Returns the JSON to read the
+/// error from with [`ApiError::fill_from`].
+pub(crate) fn embedded_error<'a>(
+    object: Option<&str>,
+    extra: &'a Map<String, Value>,
+    choices: impl IntoIterator<Item = &'a Map<String, Value>>,
+) -> Option<Value> {
+    // The top level whole, so siblings of `error` (TGI's `error_type`) are read too.
+    if extra.get("error").is_some_and(truthy) || object == Some("error") {
+        return Some(Value::Object(extra.clone()));
+    }
+    let in_choice = choices.into_iter().find_map(|choice| choice.get("error").filter(|e| truthy(e)))?;
+    Some(serde_json::json!({ "error": in_choice }))
+}
+
+impl ApiError {
+    /// The error of an answer sent with HTTP 200 (see [`embedded_error`]); `body` is the
+    /// whole answer, kept for the record.
+    pub(crate) fn embedded(error: &Value, body: Option<Value>) -> Self {
+        let mut api = ApiError {
+            status: 200,
+            message: String::new(),
+            error_type: None,
+            code: None,
+            param: None,
+            retry_after: None,
+            body,
+        };
+        api.fill_from(error);
+        if api.message.is_empty() {
+            api.message = "the answer carries an error with no message".into();
+        }
+        api
     }
 }
 

@@ -6,11 +6,14 @@
 use proptest::prelude::*;
 use serde_json::Value;
 
-use crate::observe::fill_from_completion;
+use bytes::Bytes;
+
+use crate::client::parse_answer;
+use crate::observe::{fill_from_completion, record_error};
 use crate::types::ChatCompletion;
 
 /// Any JSON: the values a field may hold when a server gets it wrong.
-fn arb_json() -> impl Strategy<Value = Value> {
+pub(crate) fn arb_json() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
         Just(Value::Null),
         any::<bool>().prop_map(Value::from),
@@ -59,8 +62,16 @@ fn or_scalar(value: BoxedStrategy<Value>) -> BoxedStrategy<Value> {
     prop_oneof![4 => value, 1 => scalar()].boxed()
 }
 
+/// The JSON text of an object: tool-call arguments as they should be.
+pub(crate) fn arb_arguments() -> BoxedStrategy<String> {
+    proptest::collection::btree_map("[a-z_]{1,8}", arb_json(), 0..4)
+        .prop_map(|m| Value::Object(m.into_iter().collect()).to_string())
+        .boxed()
+}
+
 fn function() -> BoxedStrategy<Value> {
-    object(vec![("name", scalar()), ("arguments", scalar())])
+    let arguments = prop_oneof![2 => scalar(), 1 => arb_arguments().prop_map(Value::from)].boxed();
+    object(vec![("name", scalar()), ("arguments", arguments)])
 }
 
 fn message() -> BoxedStrategy<Value> {
@@ -82,8 +93,13 @@ fn message() -> BoxedStrategy<Value> {
 /// A chat-completion body (`message_key` = "message") or stream chunk ("delta"), with every
 /// field present or not and of the right type or not.
 fn completion_like(message_key: &'static str) -> BoxedStrategy<Value> {
-    let choice =
-        object(vec![("index", scalar()), (message_key, or_scalar(message())), ("finish_reason", scalar())]);
+    // An `error` may ride next to or instead of `choices`, or inside a choice (gateways).
+    let choice = object(vec![
+        ("index", scalar()),
+        (message_key, or_scalar(message())),
+        ("finish_reason", scalar()),
+        ("error", or_scalar(error())),
+    ]);
     let usage = object(vec![
         ("prompt_tokens", scalar()),
         ("completion_tokens", scalar()),
@@ -94,8 +110,15 @@ fn completion_like(message_key: &'static str) -> BoxedStrategy<Value> {
         ("model", scalar()),
         ("choices", list(choice)),
         ("usage", or_scalar(usage)),
-        ("error", scalar()),
+        ("error", or_scalar(error())),
+        ("object", prop_oneof![3 => scalar(), 1 => Just(Value::from("error"))].boxed()),
+        ("message", scalar()),
     ])
+}
+
+/// An error object as providers put it in a body.
+fn error() -> BoxedStrategy<Value> {
+    object(vec![("message", scalar()), ("code", scalar()), ("type", scalar()), ("metadata", scalar())])
 }
 
 /// Non-streaming answer bodies.
@@ -125,12 +148,24 @@ proptest! {
     #[test]
     fn fuzz_response_bodies(body in arb_response()) {
         let text = body.to_string();
-        if let Ok(completion) = serde_json::from_str::<ChatCompletion>(&text) {
-            let mut record = observers_core::ChatCompletionRecord::new("m");
-            fill_from_completion(&mut record, &completion);
-            record.raw_response = crate::observe::raw_json(text.as_bytes());
-            assert_storable(&record);
+        let mut record = observers_core::ChatCompletionRecord::new("m");
+        let answer = parse_answer(Bytes::from(text.clone()), str::to_owned);
+        let has_error = |v: &Value| v.get("error").and_then(Value::as_object).is_some_and(|e| !e.is_empty());
+        if has_error(&body) {
+            prop_assert!(answer.is_err(), "an answer with an error object is an error: {text}");
         }
+        match answer {
+            Ok(answer) => {
+                fill_from_completion(&mut record, &answer.completion);
+                record.raw_response = crate::observe::raw_json(text.as_bytes());
+            }
+            Err(error) => {
+                // An error in a success answer is always the caller's error and the record's.
+                record_error(&mut record, &error);
+                prop_assert!(!error.to_string().is_empty());
+            }
+        }
+        assert_storable(&record);
     }
 
     /// Arbitrary bytes as a response body never panic the parser.

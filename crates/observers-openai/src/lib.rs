@@ -10,7 +10,9 @@
 //!   ([`WrapOptions`]);
 //! - lenient request and response types ([`ChatCompletionRequest`], [`ChatCompletion`],
 //!   [`ChatCompletionChunk`]) that accept what real providers send;
-//! - [`ChatCompletionStream`]: streamed answers, reassembled into one record.
+//! - [`ChatCompletionStream`]: streamed answers, reassembled into one record;
+//! - [`Recorder`]: the same records for calls your own code sends (a proxy, an adapter
+//!   around another client), from the bytes of each request and answer.
 //!
 //! The caller always gets what the server returned; observing adds a queue push, and a
 //! failing store never fails a call. API keys never reach a record, a log line or an error.
@@ -47,6 +49,8 @@ mod error;
 #[cfg(test)]
 mod fuzz;
 mod observe;
+mod recorder;
+mod redact;
 mod sse;
 mod stream;
 mod types;
@@ -57,8 +61,10 @@ pub use client::{
 };
 pub use error::{ApiError, Error, Result};
 pub use observe::{wrap_openai, wrap_openai_with, WrapOptions};
+pub use recorder::{Exchange, Recorder, StreamRecorder};
+pub use redact::{Capture, Masker};
 pub use stream::ChatCompletionStream;
 pub use types::{
-    AssistantMessage, ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ChatMessage, Choice,
-    ChunkChoice, Delta, FunctionCall, ToolCall, ToolCallDelta, Usage,
+    AssistantMessage, CallMetadata, ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ChatMessage,
+    Choice, ChunkChoice, Delta, FunctionCall, ToolCall, ToolCallDelta, Usage,
 };

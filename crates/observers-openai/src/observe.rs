@@ -16,7 +16,8 @@ use serde_json::{Map, Value};
 
 use crate::client::{elapsed_ms, Answer, OpenAi};
 use crate::error::{Error, Result};
-use crate::types::{ChatCompletion, ChatCompletionRequest};
+use crate::redact::{Capture, Masker, Redactor};
+use crate::types::{CallMetadata, ChatCompletion, ChatCompletionRequest};
 
 /// Wraps `client` so that every chat completion it makes is recorded in `store`.
 ///
@@ -43,17 +44,7 @@ pub fn wrap_openai(client: OpenAi, store: impl Store) -> OpenAi {
 
 /// [`wrap_openai`] with options.
 pub fn wrap_openai_with(client: OpenAi, store: impl Store, options: WrapOptions) -> OpenAi {
-    let seed = options.seed.unwrap_or_else(rand::random);
-    OpenAi {
-        inner: client.inner,
-        observer: Some(Arc::new(Observer {
-            store: Arc::new(store),
-            options,
-            seed,
-            calls: AtomicU64::new(0),
-            lost: AtomicU64::new(0),
-        })),
-    }
+    OpenAi { inner: client.inner, observer: Some(Observer::new(store, options)) }
 }
 
 /// How a wrapped client records its calls.
@@ -78,6 +69,19 @@ pub struct WrapOptions {
     seed: Option<u64>,
     default_arguments: Map<String, Value>,
     stream_usage: bool,
+    content: Capture,
+    masker: Option<Masker>,
+    redactor: Option<UserRedactor>,
+}
+
+/// The user's redaction function, shown by name only.
+#[derive(Clone)]
+struct UserRedactor(Redactor);
+
+impl std::fmt::Debug for UserRedactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redaction function>")
+    }
 }
 
 impl Default for WrapOptions {
@@ -89,6 +93,9 @@ impl Default for WrapOptions {
             seed: None,
             default_arguments: Map::new(),
             stream_usage: false,
+            content: Capture::Full,
+            masker: None,
+            redactor: None,
         }
     }
 }
@@ -135,6 +142,40 @@ impl WrapOptions {
         self.stream_usage = enabled;
         self
     }
+
+    /// How much content is recorded: [`Capture::Full`] (the default) or
+    /// [`Capture::MetadataOnly`] (no messages, answers, tool calls or raw bodies).
+    pub fn content(mut self, capture: Capture) -> Self {
+        self.content = capture;
+        self
+    }
+
+    /// Masks secrets and personal data in every text column before a record is queued
+    /// ([`Masker::default`]: emails, phone and card numbers, API keys, bearer tokens).
+    pub fn mask(mut self, masker: Masker) -> Self {
+        self.masker = Some(masker);
+        self
+    }
+
+    /// A function that sees each record just before it is queued, after [`content`](Self::content)
+    /// and [`mask`](Self::mask), and may change any field (a PII scrubber of your own). If it
+    /// panics, that record is dropped (counted in [`OpenAi::records_lost`]) and the call
+    /// still succeeds.
+    ///
+    /// ```
+    /// use observers_openai::WrapOptions;
+    ///
+    /// let options = WrapOptions::default().redact(|record| {
+    ///     record.properties = None; // never keep properties
+    ///     if let Some(answer) = &mut record.assistant_message {
+    ///         *answer = answer.replace("ACME-internal", "[internal]");
+    ///     }
+    /// });
+    /// ```
+    pub fn redact(mut self, redactor: impl Fn(&mut ChatCompletionRecord) + Send + Sync + 'static) -> Self {
+        self.redactor = Some(UserRedactor(Arc::new(redactor)));
+        self
+    }
 }
 
 pub(crate) struct Observer {
@@ -155,6 +196,17 @@ fn splitmix64(mut x: u64) -> u64 {
 }
 
 impl Observer {
+    pub(crate) fn new(store: impl Store, options: WrapOptions) -> Arc<Observer> {
+        let seed = options.seed.unwrap_or_else(rand::random);
+        Arc::new(Observer {
+            store: Arc::new(store),
+            options,
+            seed,
+            calls: AtomicU64::new(0),
+            lost: AtomicU64::new(0),
+        })
+    }
+
     fn sample(&self) -> bool {
         let rate = self.options.logging_rate;
         if rate >= 1.0 {
@@ -224,12 +276,28 @@ pub(crate) struct Call {
 pub(crate) struct Recording {
     pub(crate) observer: Arc<Observer>,
     pub(crate) record: ChatCompletionRecord,
-    pub(crate) api_key: Option<String>,
+    pub(crate) api_key: Option<Arc<str>>,
+}
+
+impl Observer {
+    /// The recording of a call starting now with this request body, unless sampling skips it.
+    pub(crate) fn begin(
+        self: &Arc<Self>,
+        body: &Map<String, Value>,
+        metadata: &CallMetadata,
+        api_key: Option<Arc<str>>,
+    ) -> Option<Recording> {
+        let timestamp = Utc::now();
+        self.sample().then(|| Recording {
+            record: base_record(&self.options, body, metadata, timestamp),
+            observer: self.clone(),
+            api_key,
+        })
+    }
 }
 
 impl Call {
     pub(crate) fn begin(client: &OpenAi, mut request: ChatCompletionRequest) -> Call {
-        let timestamp = Utc::now();
         let started = Instant::now();
         let observer = client.observer.as_ref();
         if let Some(observer) = observer {
@@ -246,12 +314,14 @@ impl Call {
             }
         }
         let body = Bytes::from(serde_json::to_vec(request.body()).unwrap_or_default());
-        let recording = observer.filter(|o| o.sample()).map(|observer| Recording {
-            record: base_record(observer, &request, timestamp),
-            observer: observer.clone(),
-            api_key: client.inner.api_key().map(str::to_string),
-        });
+        let recording = observer
+            .and_then(|o| o.begin(request.body(), request.metadata(), client.inner.api_key().cloned()));
         Call { body, started, recording }
+    }
+
+    /// A call whose request someone else sent (see [`crate::Recorder`]).
+    pub(crate) fn observed(recording: Recording) -> Call {
+        Call { body: Bytes::new(), started: Instant::now(), recording: Some(recording) }
     }
 
     pub(crate) fn body(&self) -> Bytes {
@@ -294,14 +364,16 @@ impl Call {
     }
 }
 
-/// The record as far as the request tells: model, messages, arguments, tags, properties.
+/// The record as far as the request tells: model, messages, arguments, and the metadata of
+/// the wrapper and of the call.
 fn base_record(
-    observer: &Observer,
-    request: &ChatCompletionRequest,
+    options: &WrapOptions,
+    body: &Map<String, Value>,
+    metadata: &CallMetadata,
     timestamp: chrono::DateTime<Utc>,
 ) -> ChatCompletionRecord {
-    let body = request.body();
-    let mut record = ChatCompletionRecord::started_at(request.model().map(str::to_string), timestamp);
+    let model = body.get("model").and_then(Value::as_str).map(str::to_string);
+    let mut record = ChatCompletionRecord::started_at(model, timestamp);
     if let Some(Value::Array(messages)) = body.get("messages") {
         record.messages = messages.iter().map(Message::from_openai).collect();
     }
@@ -311,10 +383,12 @@ fn base_record(
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     record.arguments = (!arguments.is_empty()).then_some(Value::Object(arguments));
-    record.tags = observer.options.tags.iter().chain(&request.tags).cloned().collect();
-    let mut properties = observer.options.properties.clone();
-    properties.extend(request.properties.clone());
+    record.tags = options.tags.iter().chain(&metadata.tags).cloned().collect();
+    let mut properties = options.properties.clone();
+    properties.extend(metadata.properties.clone());
     record.properties = (!properties.is_empty()).then_some(Value::Object(properties));
+    record.user_id = metadata.user_id.clone();
+    record.session_id = metadata.session_id.clone();
     record
 }
 
@@ -383,20 +457,41 @@ fn scrub(record: &mut ChatCompletionRecord, key: &str) {
 }
 
 impl Recording {
-    /// Removes the key from the record, then hands it to the store (see [`Observer::submit`]).
-    pub(crate) async fn submit(mut self) {
-        if let Some(key) = &self.api_key {
-            scrub(&mut self.record, key);
+    /// Applies the content policy, the masker and the user's function, then removes the key;
+    /// `false` when the record must not be stored (the user's function panicked).
+    fn prepare(&mut self) -> bool {
+        let options = &self.observer.options;
+        options.content.apply(&mut self.record);
+        if let Some(masker) = &options.masker {
+            masker.apply(&mut self.record);
         }
-        self.observer.submit(self.record).await;
+        if let Some(UserRedactor(redact)) = &options.redactor {
+            let record = &mut self.record;
+            if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| redact(record))).is_err() {
+                let id = self.record.id;
+                self.observer
+                    .count_lost(&format!("{id}: the redaction function panicked; the record was dropped"));
+                return false;
+            }
+        }
+        if let Some(key) = &self.api_key {
+            scrub(&mut self.record, key.as_ref());
+        }
+        true
+    }
+
+    /// Prepares the record, then hands it to the store (see [`Observer::submit`]).
+    pub(crate) async fn submit(mut self) {
+        if self.prepare() {
+            self.observer.submit(self.record).await;
+        }
     }
 
     /// The same from code that cannot wait (see [`Observer::submit_now`]).
     pub(crate) fn submit_now(mut self) {
-        if let Some(key) = &self.api_key {
-            scrub(&mut self.record, key);
+        if self.prepare() {
+            self.observer.submit_now(self.record);
         }
-        self.observer.submit_now(self.record);
     }
 }
 
@@ -412,6 +507,14 @@ pub(crate) fn fill_usage(record: &mut ChatCompletionRecord, usage: &crate::types
             (Some(p), Some(c)) => to_i32(p.checked_add(c)),
             _ => None,
         });
+    // OpenAI's details objects (also vLLM, OpenRouter, Groq...); DeepSeek's flat cache count.
+    let count = |value: &Value| value.as_u64().or_else(|| value.as_str()?.trim().parse().ok());
+    let detail = |details: &str, field: &str| usage.extra.get(details)?.get(field).and_then(count);
+    record.cached_tokens = to_i32(
+        detail("prompt_tokens_details", "cached_tokens")
+            .or_else(|| usage.extra.get("prompt_cache_hit_tokens").and_then(count)),
+    );
+    record.reasoning_tokens = to_i32(detail("completion_tokens_details", "reasoning_tokens"));
 }
 
 pub(crate) fn fill_from_completion(record: &mut ChatCompletionRecord, completion: &ChatCompletion) {

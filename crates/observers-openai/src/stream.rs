@@ -1,4 +1,9 @@
 //! Streamed chat completions: chunks to the caller as they arrive, one record at the end.
+//!
+//! [`Decoder`] does the work on bytes: SSE framing, chunk parsing, errors in the stream, and
+//! the reassembly of the record. [`ChatCompletionStream`] feeds it a response body for the
+//! client's callers; [`crate::StreamRecorder`] feeds it bytes someone else relays (the proxy,
+//! client adapters). One decoder, so every way in makes the same record.
 
 use std::collections::VecDeque;
 use std::pin::Pin;
@@ -10,9 +15,9 @@ use bytes::Bytes;
 use futures_util::Stream;
 use serde_json::Value;
 
-use crate::client::{elapsed_ms, Inner, MAX_ANSWER_BYTES};
-use crate::error::{snippet, ApiError, Error, Result};
-use crate::observe::{fill_usage, raw_json, record_error, Call, Recording};
+use crate::client::{elapsed_ms, redact, Inner, MAX_ANSWER_BYTES};
+use crate::error::{embedded_error, snippet, ApiError, Error, Result};
+use crate::observe::{fill_usage, raw_json, record_error, Recording};
 use crate::sse::{is_done, Event, SseParser};
 use crate::types::{ChatCompletionChunk, ToolCallDelta, Usage};
 
@@ -29,24 +34,98 @@ type Body = Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>;
 pub struct ChatCompletionStream {
     inner: Arc<Inner>,
     body: Body,
-    /// The server answered JSON instead of an event stream: buffer it whole (up to
-    /// [`MAX_ANSWER_BYTES`], as a non-streaming answer).
-    json_body: Option<Vec<u8>>,
-    parser: SseParser,
-    events: Vec<Event>,
+    decoder: Decoder,
     ready: VecDeque<Result<ChatCompletionChunk>>,
-    ended: bool,
-    started: Instant,
-    recorder: Option<Recorder>,
 }
 
 impl std::fmt::Debug for ChatCompletionStream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ChatCompletionStream")
             .field("url", &self.inner.display_url)
-            .field("ended", &self.ended)
+            .field("ended", &self.decoder.ended)
             .finish()
     }
+}
+
+/// Whether a response's `Content-Type` says JSON rather than an event stream.
+pub(crate) fn is_json_content_type(content_type: Option<&str>) -> bool {
+    content_type.is_some_and(|ct| ct.trim_start().starts_with("application/json"))
+}
+
+impl ChatCompletionStream {
+    pub(crate) fn new(
+        inner: Arc<Inner>,
+        response: reqwest::Response,
+        started: Instant,
+        recording: Option<Recording>,
+    ) -> Self {
+        let content_type =
+            response.headers().get(reqwest::header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+        let decoder = Decoder::new(
+            is_json_content_type(content_type),
+            started,
+            recording,
+            inner.api_key().cloned(),
+            "the caller dropped the stream before its end",
+        );
+        ChatCompletionStream {
+            inner,
+            body: Box::pin(response.bytes_stream()),
+            decoder,
+            ready: VecDeque::new(),
+        }
+    }
+}
+
+impl Stream for ChatCompletionStream {
+    type Item = Result<ChatCompletionChunk>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        loop {
+            if let Some(item) = this.ready.pop_front() {
+                return Poll::Ready(Some(item));
+            }
+            if this.decoder.ended {
+                // Read what is already buffered past `[DONE]` (usually the body's end), so the
+                // connection can be reused; never wait for more.
+                while let Poll::Ready(Some(Ok(_))) = this.body.as_mut().poll_next(cx) {}
+                return Poll::Ready(None);
+            }
+            match this.body.as_mut().poll_next(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Some(Ok(bytes))) => this.decoder.feed(Some(&bytes), &mut this.ready),
+                Poll::Ready(Some(Err(e))) => {
+                    let error = match this.inner.transport_error(&e) {
+                        timeout @ Error::Timeout { .. } => timeout,
+                        other => Error::Stream(format!(
+                            "the connection broke before the end of the stream: {other}"
+                        )),
+                    };
+                    this.decoder.fail(&error);
+                    return Poll::Ready(Some(Err(error)));
+                }
+                Poll::Ready(None) => this.decoder.feed(None, &mut this.ready),
+            }
+        }
+    }
+}
+
+/// Decodes the body of a streamed answer, chunk by chunk, and records it (once) when it ends,
+/// fails or is dropped.
+pub(crate) struct Decoder {
+    /// The server answered JSON instead of an event stream: buffer it whole (up to
+    /// [`MAX_ANSWER_BYTES`], as a non-streaming answer).
+    json_body: Option<Vec<u8>>,
+    parser: SseParser,
+    events: Vec<Event>,
+    pub(crate) ended: bool,
+    started: Instant,
+    /// Removed from error messages (and, by the recording, from the record).
+    secret: Option<Arc<str>>,
+    recorder: Option<Recorder>,
+    /// The record's error when the decoder is dropped before the end.
+    dropped: &'static str,
 }
 
 struct Recorder {
@@ -58,32 +137,116 @@ struct Recorder {
     first_token_ms: Option<f64>,
 }
 
-impl ChatCompletionStream {
-    pub(crate) fn new(inner: Arc<Inner>, response: reqwest::Response, mut call: Call) -> Self {
-        let is_json = response
-            .headers()
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|ct| ct.starts_with("application/json"));
-        let started = call.started();
-        let recorder = call.recording.take().map(|recording| Recorder {
+impl Decoder {
+    pub(crate) fn new(
+        is_json: bool,
+        started: Instant,
+        recording: Option<Recording>,
+        secret: Option<Arc<str>>,
+        dropped: &'static str,
+    ) -> Decoder {
+        let recorder = recording.map(|recording| Recorder {
             recording,
             answer: Accumulator::default(),
             raw_chunks: Vec::new(),
             raw_bytes: 0,
             first_token_ms: None,
         });
-        ChatCompletionStream {
-            inner,
-            body: Box::pin(response.bytes_stream()),
+        Decoder {
             json_body: is_json.then(Vec::new),
             parser: SseParser::default(),
             events: Vec::new(),
-            ready: VecDeque::new(),
             ended: false,
             started,
+            secret,
             recorder,
+            dropped,
         }
+    }
+
+    fn redact(&self, text: &str) -> String {
+        redact(self.secret.as_deref(), text).into_owned()
+    }
+
+    /// Decodes the next bytes of the body (`None`: the body ended), appending the chunks and
+    /// at most one error (the last item, which ends the stream) to `out`. Ignores bytes once
+    /// the stream has ended.
+    pub(crate) fn feed(&mut self, bytes: Option<&[u8]>, out: &mut VecDeque<Result<ChatCompletionChunk>>) {
+        if self.ended {
+            return;
+        }
+        if let Some(buffer) = &mut self.json_body {
+            match bytes {
+                Some(bytes) if buffer.len() + bytes.len() > MAX_ANSWER_BYTES => {
+                    self.fail_into(Error::TooLarge { limit: MAX_ANSWER_BYTES }, out)
+                }
+                Some(bytes) => buffer.extend_from_slice(bytes),
+                None => {
+                    let body = std::mem::take(buffer);
+                    match self.on_json_body(&body) {
+                        Ok(Some(chunk)) => out.push_back(Ok(chunk)),
+                        Ok(None) => {}
+                        Err(error) => self.fail_into(error, out),
+                    }
+                }
+            }
+            return;
+        }
+        let mut events = std::mem::take(&mut self.events);
+        let parsed = match bytes {
+            Some(bytes) => self.parser.feed(bytes, &mut events),
+            None => self.parser.finish(&mut events),
+        };
+        if let Err(e) = parsed {
+            self.events = events;
+            return self.fail_into(Error::Stream(e.to_string()), out);
+        }
+        for event in events.drain(..) {
+            let outcome = match event {
+                Event::Data(data) => self.on_data(data),
+                Event::Error(text) => {
+                    let mut api = ApiError::from_body(200, &text, None);
+                    api.message = self.redact(&api.message);
+                    Err(Error::Api(Box::new(api)))
+                }
+            };
+            match outcome {
+                Ok(Some(chunk)) => out.push_back(Ok(chunk)),
+                Ok(None) => {}
+                Err(error) => {
+                    // Chunks parsed before the error still reach the caller, then the error.
+                    self.fail_into(error, out);
+                    break;
+                }
+            }
+            if self.ended {
+                break; // [DONE]: anything after it is ignored
+            }
+        }
+        self.events = events;
+        if bytes.is_none() && !self.ended {
+            // EOF without [DONE]: many servers end this way; the answer is complete if it
+            // said why it finished.
+            if self.recorder.as_ref().is_none_or(|r| r.answer.finish_reason.is_some()) {
+                self.end(None);
+            } else {
+                self.fail_into(
+                    Error::Stream("the stream ended before the server finished its answer".into()),
+                    out,
+                );
+            }
+        }
+    }
+
+    /// Ends the stream with `error`, which becomes the last item of `out`.
+    fn fail_into(&mut self, error: Error, out: &mut VecDeque<Result<ChatCompletionChunk>>) {
+        self.end(Some(&error));
+        out.push_back(Err(error));
+    }
+
+    /// Ends the stream with `error` (the transport failed), recording it.
+    pub(crate) fn fail(&mut self, error: &Error) {
+        self.end(Some(error));
     }
 
     /// Parses one SSE data payload into a chunk, or the error it carries.
@@ -93,13 +256,12 @@ impl ChatCompletionStream {
             return Ok(None);
         }
         let chunk: ChatCompletionChunk = serde_json::from_str(&data).map_err(|e| {
-            Error::Stream(format!("malformed event ({e}): {:?}", self.inner.redact(&snippet(&data, 200))))
+            Error::Stream(format!("malformed event ({e}): {:?}", self.redact(&snippet(&data, 200))))
         })?;
-        if let Some(error) = chunk.extra.get("error").filter(|e| !e.is_null() && *e != &Value::Bool(false)) {
-            let mut api = ApiError::from_body(200, "", None);
-            api.fill_from(&serde_json::json!({ "error": error }));
-            api.message = self.inner.redact(&api.message).into_owned();
-            api.body = serde_json::from_str(&data).ok();
+        let choices = chunk.choices.iter().map(|choice| &choice.extra);
+        if let Some(error) = embedded_error(chunk.object.as_deref(), &chunk.extra, choices) {
+            let mut api = ApiError::embedded(&error, serde_json::from_str(&data).ok());
+            api.message = self.redact(&api.message);
             return Err(Error::Api(Box::new(api)));
         }
         if let Some(recorder) = &mut self.recorder {
@@ -114,17 +276,11 @@ impl ChatCompletionStream {
 
     /// A JSON body on a stream request: an error, or a whole completion sent as one chunk.
     fn on_json_body(&mut self, body: &[u8]) -> Result<Option<ChatCompletionChunk>> {
-        let value: Value = serde_json::from_slice(body).map_err(|e| Error::Decode {
+        let mut value: Value = serde_json::from_slice(body).map_err(|e| Error::Decode {
             message: e.to_string(),
-            snippet: self.inner.redact(&snippet(&String::from_utf8_lossy(body), 200)).into_owned(),
+            snippet: self.redact(&snippet(&String::from_utf8_lossy(body), 200)),
         })?;
-        if value.get("error").is_some_and(|e| !e.is_null()) {
-            let mut api = ApiError::from_body(200, &value.to_string(), None);
-            api.message = self.inner.redact(&api.message).into_owned();
-            return Err(Error::Api(Box::new(api)));
-        }
         // Some servers ignore `stream: true`: turn each `message` into a `delta`.
-        let mut value = value;
         if let Some(Value::Array(choices)) = value.get_mut("choices") {
             for choice in choices.iter_mut().filter_map(Value::as_object_mut) {
                 if let Some(message) = choice.remove("message") {
@@ -132,8 +288,7 @@ impl ChatCompletionStream {
                 }
             }
         }
-        let text = value.to_string();
-        let chunk = self.on_data(text)?;
+        let chunk = self.on_data(value.to_string())?;
         self.end(None);
         Ok(chunk)
     }
@@ -145,14 +300,17 @@ impl ChatCompletionStream {
         }
         self.ended = true;
         if let Some(recorder) = self.recorder.take() {
-            let latency = elapsed_ms(self.started);
-            recorder.finish(latency, error);
+            recorder.finish(elapsed_ms(self.started), error);
         }
     }
+}
 
-    fn fail(&mut self, error: Error) -> Poll<Option<Result<ChatCompletionChunk>>> {
-        self.end(Some(&error));
-        Poll::Ready(Some(Err(error)))
+impl Drop for Decoder {
+    fn drop(&mut self) {
+        if !self.ended {
+            let error = Error::Stream(self.dropped.into());
+            self.end(Some(&error));
+        }
     }
 }
 
@@ -207,110 +365,6 @@ impl Recorder {
     }
 }
 
-impl Stream for ChatCompletionStream {
-    type Item = Result<ChatCompletionChunk>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = &mut *self;
-        loop {
-            if let Some(item) = this.ready.pop_front() {
-                return Poll::Ready(Some(item));
-            }
-            if this.ended {
-                // Read what is already buffered past `[DONE]` (usually the body's end), so the
-                // connection can be reused; never wait for more.
-                while let Poll::Ready(Some(Ok(_))) = this.body.as_mut().poll_next(cx) {}
-                return Poll::Ready(None);
-            }
-            let bytes = match this.body.as_mut().poll_next(cx) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(Some(Ok(bytes))) => Some(bytes),
-                Poll::Ready(Some(Err(e))) => {
-                    let error = match this.inner.transport_error(&e) {
-                        timeout @ Error::Timeout { .. } => timeout,
-                        other => Error::Stream(format!(
-                            "the connection broke before the end of the stream: {other}"
-                        )),
-                    };
-                    return this.fail(error);
-                }
-                Poll::Ready(None) => None,
-            };
-            if let Some(buffer) = &mut this.json_body {
-                match bytes {
-                    Some(bytes) if buffer.len() + bytes.len() > MAX_ANSWER_BYTES => {
-                        return this.fail(Error::TooLarge { limit: MAX_ANSWER_BYTES })
-                    }
-                    Some(bytes) => buffer.extend_from_slice(&bytes),
-                    None => {
-                        let body = std::mem::take(buffer);
-                        match this.on_json_body(&body) {
-                            Ok(Some(chunk)) => this.ready.push_back(Ok(chunk)),
-                            Ok(None) => {}
-                            Err(error) => return this.fail(error),
-                        }
-                    }
-                }
-                continue;
-            }
-            let mut events = std::mem::take(&mut this.events);
-            let parsed = match &bytes {
-                Some(bytes) => this.parser.feed(bytes, &mut events),
-                None => this.parser.finish(&mut events),
-            };
-            if let Err(e) = parsed {
-                return this.fail(Error::Stream(e.to_string()));
-            }
-            for event in events.drain(..) {
-                let outcome = match event {
-                    Event::Data(data) => this.on_data(data),
-                    Event::Error(text) => {
-                        let mut api = ApiError::from_body(200, &text, None);
-                        api.message = this.inner.redact(&api.message).into_owned();
-                        Err(Error::Api(Box::new(api)))
-                    }
-                };
-                match outcome {
-                    Ok(Some(chunk)) => this.ready.push_back(Ok(chunk)),
-                    Ok(None) => {}
-                    Err(error) => {
-                        // Chunks parsed before the error still reach the caller, then the error.
-                        this.end(Some(&error));
-                        this.ready.push_back(Err(error));
-                        break;
-                    }
-                }
-                if this.ended {
-                    break; // [DONE]: anything after it is ignored
-                }
-            }
-            this.events = events;
-            if bytes.is_none() && !this.ended {
-                // EOF without [DONE]: many servers end this way; the answer is complete
-                // if it said why it finished.
-                let finished = this.recorder.as_ref().is_none_or(|r| r.answer.finish_reason.is_some());
-                if finished {
-                    this.end(None);
-                } else {
-                    let error =
-                        Error::Stream("the stream ended before the server finished its answer".into());
-                    this.end(Some(&error));
-                    this.ready.push_back(Err(error));
-                }
-            }
-        }
-    }
-}
-
-impl Drop for ChatCompletionStream {
-    fn drop(&mut self) {
-        if !self.ended {
-            let error = Error::Stream("the caller dropped the stream before its end".into());
-            self.end(Some(&error));
-        }
-    }
-}
-
 /// A tool call being reassembled from fragments.
 #[derive(Debug, Default)]
 struct PartialCall {
@@ -323,6 +377,16 @@ struct PartialCall {
 
 fn non_empty(s: &Option<String>) -> Option<&str> {
     s.as_deref().filter(|s| !s.is_empty())
+}
+
+/// Whether `fragment` cannot continue `arguments`: they already hold one whole JSON object or
+/// array, and the fragment opens another. Parses only when the fragment opens a value.
+fn opens_new_value(arguments: &str, fragment: &str) -> bool {
+    let opens = matches!(fragment.trim_start().as_bytes().first(), Some(b'{' | b'['));
+    let whole = arguments.trim_end();
+    opens
+        && matches!(whole.as_bytes().last(), Some(b'}' | b']'))
+        && serde_json::from_str::<serde::de::IgnoredAny>(whole).is_ok()
 }
 
 /// The whole answer, reassembled from the chunks of choice 0.
@@ -387,7 +451,10 @@ impl Accumulator {
     }
 
     /// Finds the call a fragment continues: by `index` (a reused index with a new id is a
-    /// new call), else by id, else the last call.
+    /// new call), else by id, else the last call. A fragment that opens a new JSON value
+    /// where that call's arguments are already whole starts a new call (gateways in front of
+    /// Gemini stream a second call on index 0 with no id and no name): gluing the two would
+    /// make `{"a":1}{"b":2}`, arguments no reader can parse.
     fn merge_tool_call(&mut self, delta: &ToolCallDelta) {
         let id = non_empty(&delta.id);
         let found = match delta.index {
@@ -404,6 +471,8 @@ impl Accumulator {
                 None => self.tool_calls.len().checked_sub(1),
             },
         };
+        let fragment = delta.function.as_ref().and_then(|f| f.arguments.as_deref()).unwrap_or_default();
+        let found = found.filter(|&at| !opens_new_value(&self.tool_calls[at].arguments, fragment));
         let at = found.unwrap_or_else(|| {
             self.tool_calls.push(PartialCall { index: delta.index, ..PartialCall::default() });
             self.tool_calls.len() - 1
@@ -435,15 +504,16 @@ impl Accumulator {
             fill_usage(record, usage);
         }
         if !self.tool_calls.is_empty() {
+            // What the provider sent, nothing made up: a call that came without an id or a
+            // name keeps it null, as the non-streaming answer's record would.
             let calls: Vec<Value> = self
                 .tool_calls
                 .iter()
-                .enumerate()
-                .map(|(i, c)| {
+                .map(|c| {
                     serde_json::json!({
-                        "id": c.id.clone().unwrap_or_else(|| format!("call_{i}")),
+                        "id": c.id,
                         "type": c.kind.as_deref().unwrap_or("function"),
-                        "function": {"name": c.name.as_deref().unwrap_or_default(), "arguments": c.arguments},
+                        "function": {"name": c.name, "arguments": c.arguments},
                     })
                 })
                 .collect();
@@ -483,8 +553,8 @@ mod tests {
             .iter()
             .map(|c| {
                 (
-                    c["id"].as_str().unwrap().into(),
-                    c["function"]["name"].as_str().unwrap().into(),
+                    c["id"].as_str().unwrap_or_default().into(),
+                    c["function"]["name"].as_str().unwrap_or_default().into(),
                     c["function"]["arguments"].as_str().unwrap().into(),
                 )
             })
@@ -541,12 +611,61 @@ mod tests {
     }
 
     #[test]
-    fn names_are_not_overwritten_and_ids_synthesized() {
+    fn names_are_not_overwritten_and_ids_not_made_up() {
         let record = answer(&[
             tc(json!({"index": 0, "function": {"name": "f", "arguments": {"x": 1}}})),
             tc(json!({"index": 0, "function": {"name": "", "arguments": ""}})),
         ]);
-        assert_eq!(calls(&record), [("call_0".into(), "f".into(), "{\"x\":1}".into())]);
+        assert_eq!(calls(&record), [("".into(), "f".into(), "{\"x\":1}".into())]);
+        assert_eq!(record.tool_calls.as_ref().unwrap()[0]["id"], Value::Null);
+    }
+
+    #[test]
+    fn a_second_call_on_a_reused_index_without_id_is_its_own_call() {
+        // Gateways in front of Gemini: both calls on index 0, the second with no id and an
+        // empty name, only arguments (whole or in pieces).
+        let record = answer(&[
+            tc(
+                json!({"index": 0, "id": "a", "type": "function", "function": {"name": "f", "arguments": "{\"a\":"}}),
+            ),
+            tc(json!({"index": 0, "function": {"arguments": "1}"}})),
+            tc(json!({"index": 0, "function": {"name": "", "arguments": "{\"b\""}})),
+            tc(json!({"index": 0, "function": {"arguments": ":2}"}})),
+            tc(json!({"index": 0, "function": {"arguments": " [3]"}})),
+        ]);
+        let calls = record.tool_calls.as_ref().unwrap().as_array().unwrap().clone();
+        assert_eq!(calls.len(), 3, "{calls:?}");
+        assert_eq!(
+            calls[0],
+            json!({"id": "a", "type": "function", "function": {"name": "f", "arguments": "{\"a\":1}"}})
+        );
+        assert_eq!(
+            calls[1],
+            json!({"id": null, "type": "function", "function": {"name": null, "arguments": "{\"b\":2}"}})
+        );
+        assert_eq!(calls[2]["function"]["arguments"], " [3]");
+        for call in &calls {
+            let arguments = call["function"]["arguments"].as_str().unwrap();
+            serde_json::from_str::<Value>(arguments).expect("each call's arguments are JSON");
+        }
+        // Without an index at all, the same.
+        let record = answer(&[
+            tc(json!({"function": {"name": "f", "arguments": "{}"}})),
+            tc(json!({"function": {"arguments": "{\"x\": {\"y\": 1}}"}})),
+        ]);
+        assert_eq!(record.tool_calls.as_ref().unwrap().as_array().unwrap().len(), 2);
+    }
+
+    #[test]
+    fn nested_values_and_whitespace_still_continue_a_call() {
+        let record = answer(&[
+            tc(json!({"index": 0, "id": "a", "function": {"name": "f", "arguments": "{\"x\": "}})),
+            tc(json!({"index": 0, "function": {"arguments": "{\"y\": [1"}})),
+            tc(json!({"index": 0, "function": {"arguments": ", [2]]}"}})),
+            tc(json!({"index": 0, "function": {"arguments": "}"}})),
+            tc(json!({"index": 0, "function": {"arguments": " \n"}})),
+        ]);
+        assert_eq!(calls(&record), [("a".into(), "f".into(), "{\"x\": {\"y\": [1, [2]]}} \n".into())]);
     }
 
     #[test]
@@ -582,6 +701,54 @@ mod tests {
             let mut record = observers_core::ChatCompletionRecord::new("m");
             acc.fill(&mut record);
             crate::fuzz::assert_storable(&record);
+        }
+    }
+
+    /// Cuts `text` into pieces of the given sizes (in characters, taken in turn).
+    fn cut<'t>(text: &'t str, sizes: &[usize]) -> Vec<&'t str> {
+        let mut pieces = Vec::new();
+        let mut rest = text;
+        for size in sizes.iter().cycle() {
+            if rest.is_empty() {
+                break;
+            }
+            let end = rest.char_indices().nth(*size).map_or(rest.len(), |(at, _)| at);
+            pieces.push(&rest[..end]);
+            rest = &rest[end..];
+        }
+        pieces
+    }
+
+    proptest::proptest! {
+        /// Tool calls streamed as gateways in front of Gemini do (every call on index 0, only
+        /// the first with an id and a name), cut anywhere: each comes back as its own call
+        /// with the same JSON arguments, never two glued into one.
+        #[test]
+        fn fuzz_tool_calls_on_one_index(
+            arguments in proptest::collection::vec(crate::fuzz::arb_arguments(), 1..4),
+            sizes in proptest::collection::vec(1_usize..12, 1..16),
+        ) {
+            let mut chunks = Vec::new();
+            for (call, text) in arguments.iter().enumerate() {
+                for (at, piece) in cut(text, &sizes).into_iter().enumerate() {
+                    let mut fragment = json!({"index": 0, "function": {"arguments": piece}});
+                    if at == 0 {
+                        fragment["function"]["name"] = json!(if call == 0 { "f" } else { "" });
+                        if call == 0 {
+                            fragment["id"] = json!("call_a");
+                        }
+                    }
+                    chunks.push(tc(fragment));
+                }
+            }
+            let record = answer(&chunks);
+            let calls = record.tool_calls.as_ref().and_then(Value::as_array).cloned().unwrap_or_default();
+            proptest::prop_assert_eq!(calls.len(), arguments.len(), "{:?}", calls);
+            for (call, text) in calls.iter().zip(&arguments) {
+                let got: Value = serde_json::from_str(call["function"]["arguments"].as_str().unwrap_or_default())
+                    .map_err(|e| proptest::test_runner::TestCaseError::fail(e.to_string()))?;
+                proptest::prop_assert_eq!(got, serde_json::from_str::<Value>(text).unwrap());
+            }
         }
     }
 

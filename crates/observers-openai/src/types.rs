@@ -8,7 +8,8 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
 /// A chat-completion request: a JSON object, so any parameter a provider invents can be set,
-/// plus observers' own per-call `tags` and `properties`, which are recorded but never sent.
+/// plus observers' own per-call [`CallMetadata`] (tags, properties, user and session ids),
+/// which is recorded but never sent.
 ///
 /// # Example
 /// ```
@@ -21,15 +22,70 @@ use serde_json::{Map, Value};
 ///     .temperature(0.2)
 ///     .param("top_k", json!(20))          // any provider-specific parameter
 ///     .tag("docs-example")                // recorded, not sent
-///     .property("user", json!("u-42"));   // recorded, not sent
+///     .property("plan", json!("pro"))     // recorded, not sent
+///     .user_id("u-42")                    // recorded, not sent
+///     .session_id("conversation-7");      // recorded, not sent
 /// assert_eq!(request.body()["top_k"], 20);
-/// assert!(request.body().get("tags").is_none());
+/// assert!(request.body().get("tags").is_none() && request.body().get("user").is_none());
+/// assert_eq!(request.metadata().user_id.as_deref(), Some("u-42"));
 /// ```
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct ChatCompletionRequest {
     body: Map<String, Value>,
-    pub(crate) tags: Vec<String>,
-    pub(crate) properties: Map<String, Value>,
+    metadata: CallMetadata,
+}
+
+/// What a call's record carries besides the exchange itself, set per call: recorded, never
+/// sent to the provider.
+///
+/// [`ChatCompletionRequest`] carries one; code that does its own HTTP (a proxy, a client
+/// adapter) hands one to [`Recorder::begin`](crate::Recorder::begin).
+///
+/// # Example
+/// ```
+/// use observers_openai::CallMetadata;
+///
+/// let metadata = CallMetadata::default().tag("checkout").user_id("u-42").session_id("s-1");
+/// assert_eq!(metadata.tags, ["checkout"]);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq)]
+#[non_exhaustive]
+pub struct CallMetadata {
+    /// Labels to filter on (`list_contains(tags, 'x')`), after the wrapper's own.
+    pub tags: Vec<String>,
+    /// Key/value properties, over the wrapper's own.
+    pub properties: Map<String, Value>,
+    /// The end user the call is made for (column `user_id`). Not OpenAI's `user` parameter,
+    /// which is sent: set that with [`ChatCompletionRequest::param`] if you want it sent.
+    pub user_id: Option<String>,
+    /// The conversation or session the call belongs to (column `session_id`).
+    pub session_id: Option<String>,
+}
+
+impl CallMetadata {
+    /// Adds a tag.
+    pub fn tag(mut self, tag: impl Into<String>) -> Self {
+        self.tags.push(tag.into());
+        self
+    }
+
+    /// Sets a property.
+    pub fn property(mut self, key: impl Into<String>, value: Value) -> Self {
+        self.properties.insert(key.into(), value);
+        self
+    }
+
+    /// Sets the end user's id.
+    pub fn user_id(mut self, user_id: impl Into<String>) -> Self {
+        self.user_id = Some(user_id.into());
+        self
+    }
+
+    /// Sets the session's id.
+    pub fn session_id(mut self, session_id: impl Into<String>) -> Self {
+        self.session_id = Some(session_id.into());
+        self
+    }
 }
 
 impl ChatCompletionRequest {
@@ -103,14 +159,39 @@ impl ChatCompletionRequest {
 
     /// Adds a tag to this call's record (not sent to the API).
     pub fn tag(mut self, tag: impl Into<String>) -> Self {
-        self.tags.push(tag.into());
+        self.metadata.tags.push(tag.into());
         self
     }
 
     /// Adds a property to this call's record (not sent to the API).
     pub fn property(mut self, key: impl Into<String>, value: Value) -> Self {
-        self.properties.insert(key.into(), value);
+        self.metadata.properties.insert(key.into(), value);
         self
+    }
+
+    /// The end user this call is made for, kept in the record's `user_id` (not sent to the
+    /// API; OpenAI's own `user` parameter is `.param("user", ..)`).
+    pub fn user_id(mut self, user_id: impl Into<String>) -> Self {
+        self.metadata.user_id = Some(user_id.into());
+        self
+    }
+
+    /// The conversation or session this call belongs to, kept in the record's `session_id`
+    /// (not sent to the API).
+    pub fn session_id(mut self, session_id: impl Into<String>) -> Self {
+        self.metadata.session_id = Some(session_id.into());
+        self
+    }
+
+    /// Replaces this call's metadata (tags, properties, user and session ids).
+    pub fn with_metadata(mut self, metadata: CallMetadata) -> Self {
+        self.metadata = metadata;
+        self
+    }
+
+    /// This call's metadata: recorded, not sent.
+    pub fn metadata(&self) -> &CallMetadata {
+        &self.metadata
     }
 
     /// The JSON body sent to the API.

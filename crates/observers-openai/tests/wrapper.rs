@@ -349,6 +349,68 @@ async fn a_stream_that_breaks_keeps_what_arrived() {
     assert!(row.error.unwrap().contains(mock::MID_STREAM_ERROR_MESSAGE));
 }
 
+/// Gateways (OpenRouter) answer an upstream failure with HTTP 200 and an `error` in the body:
+/// plain or streamed, the caller gets a typed error and the row says so.
+#[tokio::test]
+async fn an_error_inside_a_200_answer_is_an_error_plain_or_streamed() {
+    let s = setup(Scenario::ErrorInBody).await;
+    let error = s.client.chat().completions().create(question()).await.unwrap_err();
+    let Error::Api(api) = &error else { panic!("{error:?}") };
+    assert_eq!((api.status, api.message.as_str()), (200, mock::PROVIDER_ERROR_MESSAGE));
+    assert_eq!(api.code.as_deref(), Some(mock::PROVIDER_ERROR_CODE.to_string().as_str()));
+    assert!(error.to_string().contains(mock::PROVIDER_ERROR_MESSAGE), "{error}");
+    let (text, outcomes) = s.stream_all(question()).await;
+    let Some(Err(Error::Api(streamed))) = outcomes.last() else { panic!("{outcomes:?}") };
+    assert_eq!(streamed.message, mock::PROVIDER_DISCONNECTED_MESSAGE);
+
+    let rows = s.rows().await;
+    assert_eq!(rows.len(), 2);
+    for (row, message) in rows.iter().zip([mock::PROVIDER_ERROR_MESSAGE, mock::PROVIDER_DISCONNECTED_MESSAGE])
+    {
+        assert_eq!(row.finish_reason.as_deref(), Some("error"), "{row:?}");
+        assert!(row.error.as_deref().is_some_and(|e| e.contains(message)), "{row:?}");
+        assert!(row.raw_response.is_some(), "what the gateway sent is kept");
+    }
+    let raw: Value = serde_json::from_str(rows[0].raw_response.as_ref().unwrap().get()).unwrap();
+    assert_eq!(raw["error"]["metadata"]["provider_name"], "MockProvider");
+    assert_eq!(rows[1].assistant_message.as_deref(), Some(text.as_str()), "the streamed part is kept");
+
+    // The error inside the choice, next to an id and usage.
+    let s = setup(Scenario::ErrorInChoice).await;
+    let error = s.client.chat().completions().create(question()).await.unwrap_err();
+    let Error::Api(api) = &error else { panic!("{error:?}") };
+    assert_eq!(
+        (api.message.as_str(), api.code.as_deref()),
+        (mock::PROVIDER_DISCONNECTED_MESSAGE, Some("502"))
+    );
+    let (_, outcomes) = s.stream_all(question()).await;
+    assert!(matches!(outcomes.last(), Some(Err(Error::Api(_)))), "{outcomes:?}");
+    for row in s.rows().await {
+        assert_eq!(row.finish_reason.as_deref(), Some("error"), "{row:?}");
+        assert!(row.error.as_deref().is_some_and(|e| e.contains(mock::PROVIDER_DISCONNECTED_MESSAGE)));
+    }
+}
+
+/// Gateways in front of Gemini stream a second tool call on index 0 with no id and no name:
+/// it is recorded as its own call, each call's arguments valid JSON.
+#[tokio::test]
+async fn a_second_tool_call_reusing_index_0_is_its_own_call() {
+    let s = setup(Scenario::ReusedIndexToolCalls).await;
+    let (_, outcomes) = s.stream_all(question()).await;
+    assert!(outcomes.iter().all(Result::is_ok), "{outcomes:?}");
+    let row = s.only_row().await;
+    assert!(row.error.is_none(), "{row:?}");
+    let calls = row.tool_calls.as_ref().unwrap().as_array().unwrap();
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    assert_eq!(calls[0]["id"], mock::WEATHER_TOOL_CALL_ID);
+    assert_eq!(calls[0]["function"]["name"], mock::WEATHER_TOOL_NAME);
+    assert_eq!(calls[0]["function"]["arguments"], mock::WEATHER_TOOL_ARGUMENTS);
+    assert_eq!(calls[1]["id"], Value::Null, "no id was sent: none is made up");
+    assert_eq!(calls[1]["function"]["name"], Value::Null, "an empty name is no name");
+    assert_eq!(calls[1]["function"]["arguments"], mock::TIME_TOOL_ARGUMENTS);
+    assert_eq!(row.finish_reason.as_deref(), Some("tool_calls"));
+}
+
 #[tokio::test]
 async fn a_stream_dropped_early_is_still_recorded() {
     let s = setup(Scenario::Text).await;

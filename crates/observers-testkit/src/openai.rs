@@ -61,6 +61,13 @@ pub const TIME_TOOL_ARGUMENTS: &str = r#"{"timezone":"Europe/Paris"}"#;
 /// Id of the second tool call.
 pub const TIME_TOOL_CALL_ID: &str = "call_mock_get_time_1";
 
+/// The `error.message` of [`Scenario::ErrorInBody`] when not streamed (OpenRouter's).
+pub const PROVIDER_ERROR_MESSAGE: &str = "Provider returned error";
+/// The `error.code` of [`Scenario::ErrorInBody`] when not streamed: the upstream's status.
+pub const PROVIDER_ERROR_CODE: u16 = 429;
+/// The `error.message` of [`Scenario::ErrorInBody`] streamed and of [`Scenario::ErrorInChoice`].
+pub const PROVIDER_DISCONNECTED_MESSAGE: &str = "Provider disconnected unexpectedly";
+
 /// The `error.message` of [`Scenario::MidStreamError`] (vLLM's engine-failure message).
 pub const MID_STREAM_ERROR_MESSAGE: &str =
     "EngineCore encountered an issue. See stack trace (above) for the root cause.";
@@ -154,6 +161,20 @@ pub enum Scenario {
     /// holds bytes that are not UTF-8, then the rest and `[DONE]`; not streamed, the text
     /// completion with those bytes inside its content.
     InvalidUtf8,
+    /// `error_in_body`: OpenRouter's upstream failure, HTTP 200 all the same. Not streamed:
+    /// `{"error":{"message":"Provider returned error","code":429,"metadata":{...}},"user_id"}`
+    /// and no `choices`. Streamed: a role chunk, 2 content chunks, then a chunk with a
+    /// top-level `error` (`"code":"server_error"`) and a choice whose `finish_reason` is
+    /// `"error"`, then the end of the body.
+    ErrorInBody,
+    /// `error_in_choice`: HTTP 200 with the error inside the choice (OpenRouter's per-choice
+    /// `error`, `finish_reason: "error"`, empty content), next to an id, a model and usage;
+    /// streamed, the same error on the choice of the last chunk.
+    ErrorInChoice,
+    /// `reused_index_tool_calls`: as gateways in front of Gemini stream two tool calls: both
+    /// on `index: 0`, the second with no `id` and an empty `name`, only its `arguments` (in
+    /// fragments). Not streamed: the two calls as [`Scenario::ToolCalls`] sends them.
+    ReusedIndexToolCalls,
 }
 
 impl Scenario {
@@ -177,6 +198,9 @@ impl Scenario {
             "llama_cpp" => Scenario::LlamaCpp,
             "quirky" => Scenario::Quirky,
             "invalid_utf8" => Scenario::InvalidUtf8,
+            "error_in_body" => Scenario::ErrorInBody,
+            "error_in_choice" => Scenario::ErrorInChoice,
+            "reused_index_tool_calls" => Scenario::ReusedIndexToolCalls,
             _ => return Scenario::from_parameterised_name(name),
         };
         Some(scenario)
@@ -217,6 +241,9 @@ impl Scenario {
             Scenario::LlamaCpp => "llama_cpp",
             Scenario::Quirky => "quirky",
             Scenario::InvalidUtf8 => "invalid_utf8",
+            Scenario::ErrorInBody => "error_in_body",
+            Scenario::ErrorInChoice => "error_in_choice",
+            Scenario::ReusedIndexToolCalls => "reused_index_tool_calls",
         };
         fixed.to_owned()
     }
@@ -241,6 +268,9 @@ impl Scenario {
             Scenario::Quirky,
             Scenario::LargeAnswer(1024 * 1024),
             Scenario::InvalidUtf8,
+            Scenario::ErrorInBody,
+            Scenario::ErrorInChoice,
+            Scenario::ReusedIndexToolCalls,
         ]
     }
 }
@@ -458,6 +488,9 @@ async fn chat(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Reply {
         Scenario::Quirky => reference::quirky(&x),
         Scenario::LargeAnswer(bytes) => reference::large_answer(x, bytes),
         Scenario::InvalidUtf8 => reference::invalid_utf8(&x),
+        Scenario::ErrorInBody => providers::openrouter_error(&x),
+        Scenario::ErrorInChoice => providers::openrouter_choice_error(&x),
+        Scenario::ReusedIndexToolCalls => reference::reused_index_tool_calls(&x),
     };
     reply.with_header("x-request-id", format!("req_mock_{seq}"))
 }

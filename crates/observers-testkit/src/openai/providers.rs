@@ -6,7 +6,10 @@ use axum::http::StatusCode;
 
 use super::exchange::Exchange;
 use super::wire::{obj, Framing, Json, Reply, NULL};
-use super::{HF_ROUTER_MODEL, LLAMA_CPP_MODEL, OLLAMA_MODEL, TGI_MODEL, VLLM_MODEL};
+use super::{
+    HF_ROUTER_MODEL, LLAMA_CPP_MODEL, OLLAMA_MODEL, PROVIDER_DISCONNECTED_MESSAGE, PROVIDER_ERROR_CODE,
+    PROVIDER_ERROR_MESSAGE, TGI_MODEL, VLLM_MODEL,
+};
 
 /// TGI's `system_fingerprint`: `<version>-<docker label|native>`.
 const TGI_FINGERPRINT: &str = "3.1.2-dev0-native";
@@ -314,4 +317,96 @@ pub(crate) fn hf_router(x: &Exchange) -> Reply {
         }
     });
     stream(Framing::OPENAI, chunks.collect::<Vec<_>>())
+}
+
+/// OpenRouter's id of a generation: `gen-<seconds>-<20 alphanumerics>`.
+fn openrouter_id(x: &Exchange) -> String {
+    format!("gen-{}-{}", x.created, x.pseudo_hex(20))
+}
+
+/// An OpenRouter chunk (provider-wire-formats.md §6) with one choice.
+fn openrouter_chunk(x: &Exchange, id: &str, delta: Json, finish_reason: Json) -> Json {
+    let choice = obj! {
+        "index": 0_u64,
+        "delta": delta,
+        "finish_reason": finish_reason.clone(),
+        "native_finish_reason": finish_reason,
+        "logprobs": NULL,
+    };
+    obj! {
+        "id": id,
+        "provider": "MockProvider",
+        "model": &x.model,
+        "object": "chat.completion.chunk",
+        "created": x.created,
+        "choices": vec![choice],
+    }
+}
+
+/// The streamed answer's first pieces, then `last`, an error chunk; no `[DONE]`.
+fn openrouter_failing_stream(x: &Exchange, id: &str, last: Json) -> Reply {
+    let framing = Framing::OPENAI;
+    let mut steps = vec![framing.comment("OPENROUTER PROCESSING")];
+    steps.push(framing.event(&openrouter_chunk(x, id, obj! { "role": "assistant", "content": "" }, NULL)));
+    let pieces = x.answer_pieces();
+    for piece in pieces.get(..2).unwrap_or(&pieces) {
+        steps.push(framing.event(&openrouter_chunk(
+            x,
+            id,
+            obj! { "role": "assistant", "content": *piece },
+            NULL,
+        )));
+    }
+    steps.push(framing.event(&last));
+    Reply::sse(steps)
+}
+
+/// `Scenario::ErrorInBody`: OpenRouter's upstream failure with HTTP 200 (§6): not streamed,
+/// the error and no `choices`; streamed, a mid-stream error chunk.
+pub(crate) fn openrouter_error(x: &Exchange) -> Reply {
+    let id = openrouter_id(x);
+    if !x.stream {
+        let metadata = obj! {
+            "raw": "{\"error\":{\"message\":\"Resource has been exhausted (e.g. check quota).\"}}",
+            "provider_name": "MockProvider",
+        };
+        let error =
+            obj! { "message": PROVIDER_ERROR_MESSAGE, "code": PROVIDER_ERROR_CODE, "metadata": metadata };
+        return ok(&obj! { "error": error, "user_id": "user_mock" });
+    }
+    let mut last = openrouter_chunk(x, &id, obj! { "content": "" }, "error".into());
+    last.push("error", obj! { "code": "server_error", "message": PROVIDER_DISCONNECTED_MESSAGE });
+    openrouter_failing_stream(x, &id, last)
+}
+
+/// `Scenario::ErrorInChoice`: the error inside the choice, with an id, a model and usage.
+pub(crate) fn openrouter_choice_error(x: &Exchange) -> Reply {
+    let id = openrouter_id(x);
+    let error = obj! { "code": 502_u16, "message": PROVIDER_DISCONNECTED_MESSAGE, "metadata": obj! { "provider_name": "MockProvider" } };
+    if !x.stream {
+        let choice = obj! {
+            "logprobs": NULL,
+            "finish_reason": "error",
+            "native_finish_reason": "error",
+            "index": 0_u64,
+            "message": obj! { "role": "assistant", "content": "", "refusal": NULL, "reasoning": NULL },
+            "error": error,
+        };
+        return ok(&obj! {
+            "id": &id,
+            "provider": "MockProvider",
+            "model": &x.model,
+            "object": "chat.completion",
+            "created": x.created,
+            "choices": vec![choice],
+            "usage": x.plain_usage(0),
+        });
+    }
+    let mut last = openrouter_chunk(x, &id, obj! { "content": "" }, "error".into());
+    if let Json::Object(fields) = &mut last {
+        if let Some((_, Json::Array(choices))) = fields.iter_mut().find(|(key, _)| *key == "choices") {
+            choices.iter_mut().for_each(|choice| choice.push("error", error.clone()));
+        }
+    }
+    openrouter_failing_stream(x, &id, last)
 }

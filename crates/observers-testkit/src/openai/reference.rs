@@ -239,6 +239,33 @@ pub(crate) fn tool_calls(x: &Exchange) -> Reply {
     chunks.done()
 }
 
+/// `Scenario::ReusedIndexToolCalls`: the two calls streamed on index 0 (a Gemini gateway):
+/// the second comes with no id and an empty name, its arguments in fragments.
+pub(crate) fn reused_index_tool_calls(x: &Exchange) -> Reply {
+    if !x.stream {
+        return Reply::json(StatusCode::OK, &tool_call_completion(x));
+    }
+    let mut chunks = Chunks::new(x);
+    chunks.delta(obj! { "role": "assistant", "content": NULL });
+    for (at, call) in TOOL_CALLS.iter().enumerate() {
+        for (piece_at, piece) in call.pieces().into_iter().enumerate() {
+            let fragment = match (at, piece_at) {
+                (0, 0) => obj! {
+                    "index": 0_u64,
+                    "id": call.id,
+                    "type": "function",
+                    "function": obj! { "name": call.name, "arguments": piece },
+                },
+                (_, 0) => obj! { "index": 0_u64, "function": obj! { "name": "", "arguments": piece } },
+                _ => obj! { "index": 0_u64, "function": obj! { "arguments": piece } },
+            };
+            chunks.delta(tool_delta(fragment));
+        }
+    }
+    chunks.finish("tool_calls", tool_call_tokens());
+    chunks.done()
+}
+
 /// An OpenAI error body: `{"error":{"message","type","param","code"}}` (§0.5).
 pub(crate) struct ApiError {
     message: String,

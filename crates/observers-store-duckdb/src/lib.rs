@@ -12,8 +12,9 @@
 //! where list_contains(tags, 'prod');
 //! ```
 //!
-//! One background thread owns the connection and inserts records in Arrow batches, so
-//! recording never blocks a request on I/O. The file is written in DuckDB's v1.5 storage
+//! One background thread owns the connection and writes records in groups (each waits up
+//! to a second for others, [`DEFAULT_FLUSH_INTERVAL`]), so recording never blocks a request
+//! on I/O and costs little CPU at any rate. The file is written in DuckDB's v1.5 storage
 //! format so that both DuckDB 1.5 and 2.x tools open it. The schema is versioned: numbered
 //! migrations run once each, in a transaction, and a file from a newer observers is refused
 //! rather than downgraded.
@@ -43,6 +44,7 @@ mod writer;
 
 pub use error::{Error, Result};
 pub use store::{
-    DuckDbStore, DuckDbStoreBuilder, ShardRecords, DEFAULT_MAX_BATCH, DEFAULT_MEMORY_LIMIT, DEFAULT_PATH,
-    DEFAULT_QUEUE_CAPACITY, DROP_FLUSH_TIMEOUT, MARK_ROWS_PER_TRANSACTION, TABLE,
+    DuckDbStore, DuckDbStoreBuilder, ShardRecords, DEFAULT_FLUSH_INTERVAL, DEFAULT_MAX_BATCH,
+    DEFAULT_MEMORY_LIMIT, DEFAULT_PATH, DEFAULT_QUEUE_CAPACITY, DROP_FLUSH_TIMEOUT,
+    MARK_ROWS_PER_TRANSACTION, TABLE,
 };

@@ -1,12 +1,14 @@
 //! The writer thread: the one owner of the DuckDB connection.
 //!
 //! Every command goes through one bounded queue, so a flush or a read sees every record
-//! added before it. Records are inserted in batches: the writer takes whatever is queued
-//! (up to `max_batch`) and inserts it as one Arrow batch in one statement. Under load the
-//! batches grow by themselves; an idle store writes each record at once.
+//! added before it. Records are written in groups: a record waits up to `flush_interval`
+//! for others (or until `max_batch` are pending, or a flush or read comes), then they are
+//! written together. Each write costs DuckDB a fixed amount of CPU whatever its size, so at a
+//! steady rate of calls writing each record on its own would cost milliseconds per call.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use duckdb::arrow::record_batch::RecordBatch;
 use duckdb::vtab::arrow::{ArrowBatchRegistration, ArrowVTab};
@@ -53,6 +55,8 @@ pub(crate) struct Writer {
     pub(crate) conn: Connection,
     pub(crate) counters: Arc<Counters>,
     pub(crate) max_batch: usize,
+    /// Longest a record waits for others before its batch is written (group commit).
+    pub(crate) flush_interval: Duration,
     pub(crate) insert_sql: String,
     /// DuckDB's configured `memory_limit`, restored after a huge record's insert.
     pub(crate) memory_limit: String,
@@ -70,33 +74,58 @@ impl Writer {
     }
 
     pub(crate) fn run(mut self, mut queue: mpsc::Receiver<Message<Control>>, finished: Finished) {
+        // Only for waiting on the queue with a deadline; jobs run outside it, since they may
+        // block (a shard read hands its chunks over with `blocking_send`).
+        let timer = tokio::runtime::Builder::new_current_thread().enable_time().build();
+        if let Err(e) = &timer {
+            tracing::warn!(error = %e, "no timer for the observers store's writer: each record is written at once");
+            self.flush_interval = Duration::ZERO;
+        }
         let mut pending: Vec<ChatCompletionRecord> = Vec::with_capacity(self.max_batch);
+        let mut due = Instant::now();
         let mut close_reply = None;
-        'outer: while let Some(first) = queue.blocking_recv() {
-            let mut next = Some(first);
-            while let Some(command) = next.take() {
-                match command {
-                    Message::Record(record) => pending.push(*record),
-                    Message::Control(Control::Flush(reply)) => {
-                        self.write(&mut pending);
-                        let _ = reply.send(());
-                    }
-                    Message::Control(Control::Run(job)) => {
-                        self.write(&mut pending);
-                        job(&mut self.conn);
-                    }
-                    Message::Control(Control::Close(reply)) => {
-                        self.write(&mut pending);
-                        close_reply = Some(reply);
-                        break 'outer;
+        loop {
+            let message = match (&timer, pending.is_empty()) {
+                // Nothing to write: sleep until something comes (an idle store takes no CPU).
+                (_, true) | (Err(_), false) => queue.blocking_recv(),
+                (Ok(timer), false) => {
+                    let wait = due.saturating_duration_since(Instant::now());
+                    match timer.block_on(async { tokio::time::timeout(wait, queue.recv()).await }) {
+                        Ok(message) => message,
+                        Err(_) => {
+                            self.write(&mut pending);
+                            continue;
+                        }
                     }
                 }
-                if pending.len() < self.max_batch {
-                    next = queue.try_recv().ok();
+            };
+            let Some(message) = message else { break };
+            match message {
+                Message::Record(record) => {
+                    if pending.is_empty() {
+                        due = Instant::now() + self.flush_interval;
+                    }
+                    pending.push(*record);
+                    if pending.len() >= self.max_batch || self.flush_interval.is_zero() {
+                        self.write(&mut pending);
+                    }
+                }
+                Message::Control(Control::Flush(reply)) => {
+                    self.write(&mut pending);
+                    let _ = reply.send(());
+                }
+                Message::Control(Control::Run(job)) => {
+                    self.write(&mut pending);
+                    job(&mut self.conn);
+                }
+                Message::Control(Control::Close(reply)) => {
+                    close_reply = Some(reply);
+                    break;
                 }
             }
-            self.write(&mut pending);
         }
+        // Closed, or every handle dropped (the queue is drained by then): write what is left.
+        self.write(&mut pending);
         if let Err(e) = self.conn.execute_batch("CHECKPOINT") {
             tracing::warn!(error = %e, "final checkpoint of the observers store failed");
         }

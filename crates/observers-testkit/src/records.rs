@@ -1,6 +1,6 @@
 //! Realistic records for benchmarks and load tests: about 1 KB of messages and 2 KB of
 //! raw response each, varied text (not one repeated string, which would compress unrealistically
-//! well), deterministic for a given index.
+//! well), deterministic for a given index. Also the process measurements benchmarks report.
 
 use observers_core::serde_json::{json, value::RawValue};
 use observers_core::{ChatCompletionRecord, Message};
@@ -67,4 +67,10 @@ pub fn rss_mib() -> (f64, f64) {
             .map_or(f64::NAN, |kb| kb / 1024.0)
     };
     (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// CPU time this process has used so far, every thread included (user + system).
+pub fn process_cpu() -> std::time::Duration {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
+    std::time::Duration::new(u64::try_from(t.tv_sec).unwrap_or(0), u32::try_from(t.tv_nsec).unwrap_or(0))
 }

@@ -52,7 +52,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub use observers_core::{
-    records_from_batch, records_to_batch, schema, ChatCompletionRecord, Message, Store, StoreError,
+    records_from_batch, records_to_batch, schema, ChatCompletionRecord, Fanout, Message, Store, StoreError,
     StoreStats,
 };
 

@@ -149,7 +149,8 @@ where
                     // The status says what failed; the body only adds detail.
                     let _ = exchange.finish(status.as_u16(), retry_after, Bytes::new()).await;
                 }
-                return Err(OpenAIError::Reqwest(error));
+                // As async-openai's own read (`Response::bytes`) words it.
+                return Err(OpenAIError::Reqwest(error.with_url(parts.url)));
             }
         }
     }

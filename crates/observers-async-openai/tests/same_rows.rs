@@ -147,31 +147,11 @@ async fn call_ours(client: &OpenAi, streamed: bool) {
     }
 }
 
+/// Every scenario of the mock but `stall` (no answer to compare), and more error statuses.
 fn scenarios() -> Vec<Scenario> {
-    vec![
-        Scenario::Text,
-        Scenario::ToolCalls,
-        Scenario::HttpError(400),
-        Scenario::HttpError(429),
-        Scenario::HttpError(500),
-        Scenario::HttpError(503),
-        Scenario::DisconnectMidStream,
-        Scenario::SlowFirstToken(Duration::from_millis(20)),
-        Scenario::MalformedJson,
-        Scenario::MalformedSse,
-        Scenario::MidStreamError,
-        Scenario::Vllm,
-        Scenario::Tgi,
-        Scenario::Ollama,
-        Scenario::HfRouter,
-        Scenario::LlamaCpp,
-        Scenario::Quirky,
-        Scenario::LargeAnswer(300_000),
-        Scenario::InvalidUtf8,
-        Scenario::ErrorInBody,
-        Scenario::ErrorInChoice,
-        Scenario::ReusedIndexToolCalls,
-    ]
+    let mut scenarios: Vec<_> = Scenario::examples().into_iter().filter(|s| *s != Scenario::Stall).collect();
+    scenarios.extend([400, 500, 503].map(Scenario::HttpError));
+    scenarios
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

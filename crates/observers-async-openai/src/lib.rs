@@ -4,7 +4,7 @@
 //! This crate provides:
 //! - [`wrap`] / [`wrap_with`]: take an `async_openai::Client<C>` and give back the same
 //!   type, whose `chat().create(..)` and `chat().create_stream(..)` are recorded in any
-//!   [`Store`](observers_core::Store); everything else it does is unchanged;
+//!   [`Store`]; everything else it does is unchanged;
 //! - [`Wrapper`]: the same, sending with your own `reqwest::Client` (timeouts, proxies) and
 //!   retry count;
 //! - [`RecordLayer`]: the recording as a tower layer, for a transport stack of your own.
@@ -50,7 +50,7 @@
 //! - **`OpenAIError::Boxed`.** The `middleware` feature adds the variant
 //!   `async_openai::error::OpenAIError::Boxed` to your build (features unify, and the enum is
 //!   not `#[non_exhaustive]`): an exhaustive `match` on `OpenAIError` without a wildcard arm
-//!   needs one more arm. The recording never returns it.
+//!   needs one more arm.
 //! - **Only chat completions** (`POST …/chat/completions`, also Azure's deployment URLs) are
 //!   recorded; every other call passes through untouched.
 //! - **Options.** Tags, properties, sampling, [`Capture`](observers_openai::Capture),
@@ -59,18 +59,18 @@
 //!   is async-openai's: set them on the request (`stream_options` for usage).
 //! - **Differences from [`wrap_openai`](observers_openai::wrap_openai)**: the client has no
 //!   64 MiB limit on a whole answer, so neither does its record; a timeout is recorded as a
-//!   broken connection ("operation timed out"), since the limit in force is the
-//!   `reqwest::Client`'s; a stream the caller drops early is recorded with the error "the
-//!   client stopped reading the stream before its end" (async-openai reads ahead of its
-//!   caller, so a stream whose body had already arrived is recorded whole). A call whose future
-//!   is dropped before its answer comes is not recorded, as with `wrap_openai`.
+//!   failed connection whose message says it timed out (the limit in force is the
+//!   `reqwest::Client`'s, unknown here); a stream the caller drops early is recorded with the
+//!   error "the client stopped reading the stream before its end" (async-openai reads ahead
+//!   of its caller, so a stream whose body had already arrived is recorded whole). A call
+//!   whose future is dropped before its answer comes is not recorded, as with `wrap_openai`.
 //!
 //! ## Crate Feature Flags
 //! None. async-openai is used with `default-features = false` and the features
 //! `chat-completion` and `middleware`; it shares the workspace's reqwest 0.13 (one HTTP
 //! stack). Enable its TLS feature (`rustls`) in your own dependency as usual.
 //!
-//! MSRV: 1.88.
+//! The minimum supported Rust version is 1.88.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

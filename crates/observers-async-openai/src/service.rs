@@ -131,7 +131,7 @@ where
         let recorder = exchange.stream(content_type);
         let parts = Parts::take(&mut response);
         let tee = Tee { body: Box::pin(response.bytes_stream()), recorder: Some(recorder), url };
-        return parts.rebuild(reqwest::Body::wrap_stream(tee));
+        return Ok(parts.rebuild(reqwest::Body::wrap_stream(tee)));
     }
     // A whole answer: a plain call's, or any error status (read here, since a retry above
     // may drop it unread). async-openai reads it whole as well.
@@ -156,7 +156,7 @@ where
     }
     let body = body.freeze();
     let _ = exchange.finish(status.as_u16(), retry_after, body.clone()).await;
-    parts.rebuild(reqwest::Body::from(body))
+    Ok(parts.rebuild(reqwest::Body::from(body)))
 }
 
 /// What a call that got no answer failed with, as the wrapped client words it.
@@ -187,16 +187,18 @@ impl Parts {
         }
     }
 
-    fn rebuild(self, body: reqwest::Body) -> Result<Response, OpenAIError> {
-        let mut builder = http::Response::builder().status(self.status).version(self.version).url(self.url);
-        if let Some(headers) = builder.headers_mut() {
-            *headers = self.headers;
+    fn rebuild(self, body: reqwest::Body) -> Response {
+        let mut response = http::Response::new(body);
+        *response.status_mut() = self.status;
+        *response.version_mut() = self.version;
+        *response.headers_mut() = self.headers;
+        let extensions = response.extensions_mut();
+        *extensions = self.extensions;
+        // reqwest keeps a response's URL in an extension only its builder sets.
+        if let Ok(marker) = http::Response::builder().url(self.url).body(()) {
+            extensions.extend(marker.into_parts().0.extensions);
         }
-        if let Some(extensions) = builder.extensions_mut() {
-            extensions.extend(self.extensions);
-        }
-        // Cannot fail: the status came from a response.
-        builder.body(body).map(Response::from).map_err(|e| OpenAIError::Boxed(Box::new(e)))
+        Response::from(response)
     }
 }
 
@@ -239,5 +241,63 @@ impl Stream for Tee {
             }
         }
         Poll::Ready(item)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    fn request(method: Method, url: &str) -> Request {
+        Request::new(method, Url::parse(url).unwrap())
+    }
+
+    #[test]
+    fn only_creating_a_chat_completion_is_recorded() {
+        let cases = [
+            (Method::POST, "https://api.openai.com/v1/chat/completions", true),
+            (
+                Method::POST,
+                "https://x.openai.azure.com/openai/deployments/gpt-4o/chat/completions?api-version=1",
+                true,
+            ),
+            (Method::POST, "http://localhost:8000/v1/chat/completions/", true),
+            (Method::POST, "https://api.openai.com/v1/chat/completions/chatcmpl-1", false),
+            (Method::GET, "https://api.openai.com/v1/chat/completions", false),
+            (Method::POST, "https://api.openai.com/v1/completions", false),
+            (Method::POST, "https://api.openai.com/v1/responses", false),
+        ];
+        for (method, url, expected) in cases {
+            assert_eq!(is_chat_completion(&request(method.clone(), url)), expected, "{method} {url}");
+        }
+    }
+
+    #[test]
+    fn only_stream_true_asks_for_a_stream() {
+        assert!(asks_for_stream(br#"{"model":"m","stream":true}"#));
+        assert!(!asks_for_stream(br#"{"model":"m","stream":false}"#));
+        assert!(!asks_for_stream(br#"{"model":"m","metadata":{"stream":true}}"#));
+        assert!(!asks_for_stream(b"not json"));
+    }
+
+    #[test]
+    fn a_rebuilt_response_keeps_status_version_headers_and_url() {
+        let url = Url::parse("http://127.0.0.1:1/v1/chat/completions").unwrap();
+        let original = http::Response::builder()
+            .status(429)
+            .version(Version::HTTP_2)
+            .header("retry-after", "1")
+            .url(url.clone())
+            .body("first")
+            .unwrap();
+        let mut response = Response::from(original);
+        let parts = Parts::take(&mut response);
+        let rebuilt = parts.rebuild(reqwest::Body::from("second"));
+        assert_eq!(rebuilt.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(rebuilt.version(), Version::HTTP_2);
+        assert_eq!(rebuilt.headers()["retry-after"], "1");
+        assert_eq!(rebuilt.url(), &url);
     }
 }

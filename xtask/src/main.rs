@@ -195,27 +195,14 @@ fn ci() -> Result {
 fn ci_steps(steps: &mut Steps) -> Result {
     steps.time("fmt", || run(cargo().args(["fmt", "--all", "--", "--check"])))?;
     steps.time("clippy", || {
-        run(cargo().args([
-            "clippy",
-            "--workspace",
-            "--all-targets",
-            "--all-features",
-            "--",
-            "-D",
-            "warnings",
-        ]))
+        run(cargo().args(["clippy", "--workspace", "--all-targets", "--all-features", "--", "-D", "warnings"]))
     })?;
     steps.time("rustdoc", || {
-        run(cargo()
-            .args(["doc", "--workspace", "--all-features", "--no-deps"])
-            .env("RUSTDOCFLAGS", "-D warnings"))
+        run(cargo().args(["doc", "--workspace", "--all-features", "--no-deps"]).env("RUSTDOCFLAGS", "-D warnings"))
     })?;
     steps.time("audit", || audit::audit(&[]))?;
     steps.time("quickstart", || {
-        run(cargo()
-            .args(["run", "--example", "quickstart"])
-            .env_remove("OPENAI_API_KEY")
-            .env_remove("HF_TOKEN"))
+        run(cargo().args(["run", "--example", "quickstart"]).env_remove("OPENAI_API_KEY").env_remove("HF_TOKEN"))
     })?;
     steps.time("test", || test(&[]))?;
     steps.time("fuzz", || fuzz(DEFAULT_FUZZ_CASES))

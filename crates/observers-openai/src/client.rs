@@ -383,30 +383,9 @@ impl Inner {
     }
 
     pub(crate) fn transport_error(&self, error: &reqwest::Error) -> Error {
-        let url = self.display_url.clone();
-        if error.is_timeout() {
-            return Error::Timeout { url, timeout: self.timeout };
-        }
-        // reqwest's own message is terse; its sources say what happened. No URL: it could
-        // carry credentials.
-        let mut message = String::new();
-        let mut source: Option<&dyn std::error::Error> = Some(error);
-        while let Some(e) = source {
-            let text = e.to_string();
-            if !message.contains(&text) {
-                if !message.is_empty() {
-                    message.push_str(": ");
-                }
-                message.push_str(&text);
-            }
-            source = e.source();
-        }
-        let message = self.redact(&message).replace(&self.completions_url, &self.display_url);
-        if error.is_connect() {
-            Error::Connect { url, message }
-        } else {
-            Error::Http { url, message }
-        }
+        transport_error(error, &self.completions_url, &self.display_url, Some(self.timeout), |text| {
+            self.redact(text).into_owned()
+        })
     }
 
     /// `text` with the API key replaced, in case a server echoed it.
@@ -419,6 +398,72 @@ impl Inner {
     }
 }
 
+/// What a request to `url` that failed in transport means: a timeout (when `timeout`, the
+/// limit in force, is known), a refused connection, or a broken one. `display_url` is `url`
+/// without credentials, for the message; `redact` cleans the rest of it.
+fn transport_error(
+    error: &(dyn std::error::Error + 'static),
+    url: &str,
+    display_url: &str,
+    timeout: Option<Duration>,
+    redact: impl Fn(&str) -> String,
+) -> Error {
+    let transport = error.downcast_ref::<reqwest::Error>();
+    let display = display_url.to_string();
+    if let Some(timeout) = timeout.filter(|_| transport.is_some_and(reqwest::Error::is_timeout)) {
+        return Error::Timeout { url: display, timeout };
+    }
+    // reqwest's own message is terse; its sources say what happened. No URL: it could
+    // carry credentials.
+    let mut message = String::new();
+    let mut source: Option<&dyn std::error::Error> = Some(error);
+    while let Some(e) = source {
+        let text = e.to_string();
+        if !message.contains(&text) {
+            if !message.is_empty() {
+                message.push_str(": ");
+            }
+            message.push_str(&text);
+        }
+        source = e.source();
+    }
+    let message = redact(&message).replace(url, display_url);
+    if transport.is_some_and(reqwest::Error::is_connect) {
+        Error::Connect { url: display, message }
+    } else {
+        Error::Http { url: display, message }
+    }
+}
+
+impl Error {
+    /// The error the wrapped client reports when its request to `url` fails in transport
+    /// (refused, reset, cut short), for code that sends its own requests and records them
+    /// with a [`Recorder`](crate::Recorder): pass it to [`Exchange::fail`](crate::Exchange::fail)
+    /// or [`StreamRecorder::fail`](crate::StreamRecorder::fail) and the record says what the
+    /// wrapped client's would. `error` is usually a `reqwest::Error` (refused connections are
+    /// then [`Error::Connect`]); the message names `url` without its credentials or query.
+    /// A timeout is [`Error::Http`] here, since the limit in force is not known.
+    ///
+    /// # Example
+    /// ```
+    /// use observers_openai::Error;
+    ///
+    /// let url = reqwest::Url::parse("http://user:secret@localhost:1/v1/chat/completions?k=v").unwrap();
+    /// let error = Error::transport(&std::io::Error::other("connection reset"), &url);
+    /// assert_eq!(
+    ///     error.to_string(),
+    ///     "the connection to http://localhost:1/v1/chat/completions failed: connection reset"
+    /// );
+    /// ```
+    pub fn transport(error: &(dyn std::error::Error + 'static), url: &reqwest::Url) -> Error {
+        let mut display = url.clone();
+        let _ = display.set_username("");
+        let _ = display.set_password(None);
+        display.set_query(None);
+        transport_error(error, url.as_str(), display.as_str(), None, str::to_string)
+    }
+}
+
 /// `text` with `secret` replaced, in case a server echoed it; a secret shorter than 4
 /// characters cannot be told from ordinary text and is left alone.
 pub(crate) fn redact<'t>(secret: Option<&str>, text: &'t str) -> Cow<'t, str> {
@@ -428,8 +473,10 @@ pub(crate) fn redact<'t>(secret: Option<&str>, text: &'t str) -> Cow<'t, str> {
     }
 }
 
-/// `retry-after-ms` (milliseconds) or `retry-after` (seconds; HTTP dates are ignored).
-pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+/// How long an answer's headers ask to wait before retrying: `retry-after-ms`
+/// (milliseconds) or `retry-after` (seconds; HTTP dates are ignored). For code that records
+/// calls it sends itself: [`Exchange::finish`](crate::Exchange::finish) takes it.
+pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let number =
         |name: &str| headers.get(name)?.to_str().ok()?.trim().parse::<f64>().ok().filter(|v| *v >= 0.0);
     number("retry-after-ms")

@@ -248,8 +248,9 @@ impl Scenario {
         fixed.to_owned()
     }
 
-    /// One example of every scenario (listed by `GET /v1/models` as `mock:<name>`).
-    fn examples() -> Vec<Scenario> {
+    /// One example of every scenario (listed by `GET /v1/models` as `mock:<name>`), for
+    /// tests that go through them all.
+    pub fn examples() -> Vec<Scenario> {
         vec![
             Scenario::Text,
             Scenario::ToolCalls,

@@ -48,6 +48,8 @@
 //! - `sync`: [`sync::sync_to_hub`], pushing a DuckDB store to a Hub dataset.
 //! - `cli`: the `observers` command line (`observers sync`, `observers stats`).
 //! - `blocking`: a blocking client for scripts, `observers::openai::blocking`.
+//! - `async-openai`: [`async_openai::wrap`], recording the chat completions of an
+//!   [async-openai](https://docs.rs/async-openai) client you already have.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -77,6 +79,11 @@ pub use observers_openai::{
     wrap_openai, wrap_openai_with, ChatCompletion, ChatCompletionChunk, ChatCompletionRequest, ChatMessage,
     OpenAi, WrapOptions,
 };
+
+/// Recording an async-openai client's chat completions (`observers-async-openai`).
+#[cfg(feature = "async-openai")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async-openai")))]
+pub use observers_async_openai as async_openai;
 
 #[cfg(feature = "sync")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sync")))]

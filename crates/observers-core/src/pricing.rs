@@ -189,9 +189,11 @@ impl Prices {
             strip_prefixes: file.strip_prefixes.iter().map(|p| p.to_lowercase()).collect(),
         };
         for (model, entry) in file.models {
-            for (field, value) in
-                [("input", Some(entry.input)), ("cached_input", entry.cached_input), ("output", Some(entry.output))]
-            {
+            for (field, value) in [
+                ("input", Some(entry.input)),
+                ("cached_input", entry.cached_input),
+                ("output", Some(entry.output)),
+            ] {
                 if let Some(value) = value.filter(|v| !v.is_finite() || *v < 0.0) {
                     return Err(PriceError::InvalidPrice { model, field, value });
                 }
@@ -290,7 +292,13 @@ fn without_date(name: &str) -> Option<&str> {
     if name.len() > 11 && name.is_char_boundary(name.len() - 11) {
         let (base, date) = name.split_at(name.len() - 11);
         let d = date.as_bytes();
-        if d[0] == b'-' && d[5] == b'-' && d[8] == b'-' && digits(&date[1..5]) && digits(&date[6..8]) && digits(&date[9..]) {
+        if d[0] == b'-'
+            && d[5] == b'-'
+            && d[8] == b'-'
+            && digits(&date[1..5])
+            && digits(&date[6..8])
+            && digits(&date[9..])
+        {
             return Some(base);
         }
     }

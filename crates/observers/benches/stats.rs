@@ -2,7 +2,7 @@
 //! (its own process: open the file, query, print or write), against bare DuckDB scanning the
 //! same rows for a count and an average per model in the same run (the floor of any summary).
 //!
-//! `OBSERVERS_BENCH_ROWS=10000000 cargo bench -p observers --features cli --bench stats` (or
+//! `OBSERVERS_BENCH_STATS_ROWS=10000000 cargo bench -p observers --features cli --bench stats` (or
 //! `cargo xtask bench`). The store is filled by DuckDB itself from `range()` (calls spread
 //! over 30 days, 8 models, 2% errors, half of them streamed), since the point is reading it.
 
@@ -12,11 +12,11 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-use observers::DuckDbStore;
+use observers::{DuckDbStore, Store};
 
 fn main() {
     let rows: u64 =
-        std::env::var("OBSERVERS_BENCH_ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000_000);
+        std::env::var("OBSERVERS_BENCH_STATS_ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000_000);
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("store.db");
     let runtime = tokio::runtime::Runtime::new().unwrap();
@@ -94,8 +94,9 @@ fn main() {
 /// Wall time of `observers <args> --db <db>`, which must succeed.
 fn run(db: &Path, args: &[&str]) -> f64 {
     let started = Instant::now();
-    let output =
-        Command::new(env!("CARGO_BIN_EXE_observers")).args(args).arg("--db").arg(db).output().unwrap();
+    // `OBSERVERS_BIN` benches another build of the command (an installed one, say).
+    let bin = std::env::var_os("OBSERVERS_BIN").unwrap_or_else(|| env!("CARGO_BIN_EXE_observers").into());
+    let output = Command::new(bin).args(args).arg("--db").arg(db).output().unwrap();
     let secs = started.elapsed().as_secs_f64();
     assert!(
         output.status.success(),

@@ -43,7 +43,7 @@ fn call(i: usize) -> ChatCompletionRecord {
         Message::new("user", if i % 20 == 1 { format!("{HOSTILE} #{i}") } else { format!("question #{i}") }),
     ];
     r.latency_ms = Some(100.0 + ((i * 37) % 2000) as f64 + i as f64 / 7.0);
-    if i % 4 == 0 {
+    if i.is_multiple_of(4) {
         r.time_to_first_token_ms = r.latency_ms.map(|l| l / 5.0);
     }
     r.tags = match i % 3 {
@@ -61,8 +61,8 @@ fn call(i: usize) -> ChatCompletionRecord {
         r.prompt_tokens = Some(100 + i as i32);
         r.completion_tokens = Some(20 + (i % 50) as i32);
         r.total_tokens = Some(r.prompt_tokens.unwrap() + r.completion_tokens.unwrap());
-        r.cached_tokens = (i % 5 == 0).then_some(50);
-        r.reasoning_tokens = (i % 6 == 0).then_some(10);
+        r.cached_tokens = i.is_multiple_of(5).then_some(50);
+        r.reasoning_tokens = i.is_multiple_of(6).then_some(10);
         r.assistant_message = Some(if i % 20 == 1 { HOSTILE.to_string() } else { format!("answer #{i}") });
         r.finish_reason = Some("stop".into());
     }
@@ -359,6 +359,7 @@ async fn the_report_agrees_with_duckdb_and_renders_in_a_browser_without_running_
         let keep = PathBuf::from(keep);
         std::fs::copy(&out, keep.join("report.html")).unwrap();
         std::fs::copy(&png, keep.join("report.png")).unwrap();
+        std::fs::copy(&db, keep.join("store.db")).unwrap();
     }
 }
 

@@ -138,9 +138,10 @@ pub(crate) fn render(report: &Report) -> String {
         page,
         "<p class=\"note\">Made by <code>observers report</code>: one file, no script, nothing loaded from the \
          network. The figures are also in the <code>observers-data</code> JSON block of this page.</p>\
-         </main><script type=\"application/json\" id=\"observers-data\">{}</script></body></html>\n",
+         </main><script type=\"application/json\" id=\"observers-data\">{}</script></body></html>",
         json_for_script(&report.data())
     );
+    page.push('\n');
     page
 }
 
@@ -228,6 +229,11 @@ fn per_model(page: &mut String, report: &Report) {
     page.push_str("</section>");
 }
 
+/// A stacked series over time: each bucket's value, its colour, its name.
+type Series<'a> = (&'a dyn Fn(&Bucket) -> f64, &'a str, &'a str);
+/// A horizontal bar: its label, its stacked parts (value, colour, name), the total's text.
+type BarRow<'a> = (String, Vec<(f64, &'a str, &'a str)>, String);
+
 /// A "nice" step for an axis from 0 to `max` with about four ticks.
 fn nice_step(max: f64) -> f64 {
     if max <= 0.0 || !max.is_finite() {
@@ -244,7 +250,7 @@ fn time_bars(
     page: &mut String,
     id: &str,
     buckets: &[Bucket],
-    series: &[(&dyn Fn(&Bucket) -> f64, &str, &str)],
+    series: &[Series<'_>],
     label: &dyn Fn(f64) -> String,
     bucket_seconds: i64,
 ) {
@@ -497,7 +503,7 @@ fn distributions(page: &mut String, id: &str, title: &str, histograms: &[Histogr
 }
 
 /// Horizontal bars: a label, stacked parts (value, colour, name), the total's text.
-fn hbars(page: &mut String, id: &str, rows: &[(String, Vec<(f64, &str, &str)>, String)]) {
+fn hbars(page: &mut String, id: &str, rows: &[BarRow<'_>]) {
     let (width, row_h, left, right) = (960.0, 24.0, 220.0, 110.0);
     let plot_w = width - left - right;
     let max = rows.iter().map(|(_, parts, _)| parts.iter().map(|p| p.0).sum::<f64>()).fold(0.0, f64::max);
@@ -538,7 +544,7 @@ fn errors(page: &mut String, report: &Report) {
         page.push_str("<p class=\"note\">No call in this window failed.</p></section>");
         return;
     }
-    let rows: Vec<(String, Vec<(f64, &str, &str)>, String)> = report
+    let rows: Vec<BarRow<'_>> = report
         .errors
         .iter()
         .map(|e| (e.kind.clone(), vec![(e.calls as f64, RED, "calls")], int(e.calls)))
@@ -565,7 +571,7 @@ fn tokens(page: &mut String, report: &Report) {
         page.push_str("<p class=\"note\">No call in this window reported token counts.</p>");
     } else {
         legend(page, &[(BLUE, "prompt, not cached"), (PURPLE, "prompt, cached"), (ORANGE, "completion")]);
-        let rows: Vec<(String, Vec<(f64, &str, &str)>, String)> = groups
+        let rows: Vec<BarRow<'_>> = groups
             .iter()
             .map(|g| {
                 let prompt = g.prompt_tokens.unwrap_or(0) as f64;
@@ -589,7 +595,7 @@ fn tokens(page: &mut String, report: &Report) {
     if priced.is_empty() {
         page.push_str("<p class=\"note\">No call in this window has a cost: their models have no price.</p>");
     } else {
-        let rows: Vec<(String, Vec<(f64, &str, &str)>, String)> = priced
+        let rows: Vec<BarRow<'_>> = priced
             .iter()
             .map(|g| (g.key.clone(), vec![(g.cost_usd.unwrap_or(0.0), GREEN, "USD")], cost_cell(g)))
             .collect();

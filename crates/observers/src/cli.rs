@@ -102,13 +102,18 @@ pub const CLI_MEMORY_LIMIT: &str = "100MB";
 
 /// Opens an existing store: a command that reads one must not create an empty file.
 fn open_existing(db: &Path) -> Result<DuckDbStore, String> {
+    open_existing_with(db, CLI_MEMORY_LIMIT)
+}
+
+/// [`open_existing`] with DuckDB's memory capped at `memory_limit`.
+fn open_existing_with(db: &Path, memory_limit: &str) -> Result<DuckDbStore, String> {
     if !db.exists() {
         return Err(format!(
             "no store at {}: run your application first (it creates store.db), or pass --db <path>",
             db.display()
         ));
     }
-    DuckDbStore::builder(db).memory_limit(CLI_MEMORY_LIMIT).open().map_err(|e| e.to_string())
+    DuckDbStore::builder(db).memory_limit(memory_limit).open().map_err(|e| e.to_string())
 }
 
 async fn execute(command: Command) -> Result<(), String> {

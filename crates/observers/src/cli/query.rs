@@ -43,7 +43,18 @@ impl Cell {
 /// Runs `sql` (built by this crate from constants, never from the user's text) and
 /// returns its rows.
 pub(crate) async fn rows(store: &DuckDbStore, sql: String) -> Result<Vec<Vec<Cell>>, String> {
-    let batches = store.query(sql).await.map_err(|e| format!("could not read the store: {e}"))?;
+    let batches = store.query(sql).await.map_err(|e| {
+        let e = e.to_string();
+        if e.contains("Out of Memory") {
+            format!(
+                "the window holds too many calls to summarize within DuckDB's memory cap ({}): \
+                 narrow it with --since ({e})",
+                super::stats::READ_MEMORY_LIMIT
+            )
+        } else {
+            format!("could not read the store: {e}")
+        }
+    })?;
     let mut rows = Vec::new();
     for batch in &batches {
         rows.extend(batch_rows(batch)?);

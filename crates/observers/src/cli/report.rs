@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use chrono::{DateTime, Utc};
 use observers_core::serde_json::{self, json, Value};
 
-use super::open_existing;
+use super::open_existing_with;
 use super::query::{self, Cell};
 use super::stats::{self, By, Summary};
 use super::window::Window;
@@ -348,7 +348,7 @@ impl Report {
 
 pub(crate) async fn run(args: Args) -> Result<(), String> {
     let window = Window::parse(args.since.as_deref(), Utc::now())?;
-    let store = open_existing(&args.db)?;
+    let store = open_existing_with(&args.db, stats::READ_MEMORY_LIMIT)?;
     let report = gather(&store, &window, &args.db.display().to_string()).await?;
     let page = html::render(&report);
     std::fs::write(&args.out, page)

@@ -4,8 +4,9 @@ use std::path::PathBuf;
 
 use observers_core::pricing::Prices;
 
-use super::open_existing;
+use super::open_existing_with;
 use super::query::int;
+use super::stats::READ_MEMORY_LIMIT;
 
 /// Arguments of `observers reprice`.
 #[derive(Debug, clap::Args)]
@@ -30,7 +31,8 @@ pub(crate) fn prices(file: Option<&PathBuf>) -> Result<Prices, String> {
 pub(crate) async fn run(args: Args) -> Result<(), String> {
     // The table first: a bad file is reported before the store is opened (and migrated).
     let prices = prices(args.prices.as_ref())?;
-    let store = open_existing(&args.db)?;
+    // An UPDATE of every row: the same cap as the summaries, not the sync's.
+    let store = open_existing_with(&args.db, READ_MEMORY_LIMIT)?;
     let done =
         store.reprice(&prices).await.map_err(|e| format!("could not reprice {}: {e}", args.db.display()))?;
     println!(

@@ -5,10 +5,15 @@ use std::path::PathBuf;
 
 use chrono::Utc;
 
-use super::open_existing;
+use super::open_existing_with;
 use super::query::{self, int, ms, percent, usd, Cell};
 use super::window::Window;
 use crate::DuckDbStore;
+
+/// DuckDB's memory cap for `stats` and `report`: exact percentiles hold the latency and
+/// time to first token of every call in the window (16 bytes a call, twice when the groups
+/// and their total are computed in one pass); 10,000,000 calls fit with room to spare.
+pub(crate) const READ_MEMORY_LIMIT: &str = "1GB";
 
 /// Arguments of `observers stats`.
 #[derive(Debug, clap::Args)]
@@ -255,7 +260,7 @@ pub(crate) fn render(summary: &Summary, by: By, title: &str) -> String {
 
 pub(crate) async fn run(args: Args) -> Result<(), String> {
     let window = Window::parse(args.since.as_deref(), Utc::now())?;
-    let store = open_existing(&args.db)?;
+    let store = open_existing_with(&args.db, READ_MEMORY_LIMIT)?;
     let summary = summarize(&store, &window, args.by).await?;
     let by = match args.by {
         By::Model => "model",

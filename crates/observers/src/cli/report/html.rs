@@ -65,7 +65,7 @@ table{border-collapse:collapse;width:100%;font-size:13px}
 th,td{padding:4px 8px;border-bottom:1px solid #eaeef2;text-align:right;vertical-align:top}
 th:first-child,td:first-child,td.t,th.t{text-align:left}
 th{color:#59636e;font-weight:600;white-space:nowrap}
-td.t{max-width:520px;overflow-wrap:anywhere}
+td{white-space:nowrap}td.t{max-width:520px;overflow-wrap:anywhere;white-space:normal}
 .legend span{display:inline-block;margin-right:14px;font-size:12px}
 .legend i{display:inline-block;width:10px;height:10px;margin-right:4px;border-radius:2px}
 .note{color:#59636e;font-size:12px}
@@ -395,8 +395,10 @@ fn round3(x: f64) -> f64 {
 }
 
 fn ms_label(x: f64) -> String {
-    if x >= 1000.0 {
+    if x >= 10_000.0 {
         format!("{} s", ms(x / 1000.0))
+    } else if x >= 1000.0 {
+        format!("{:.2} s", x / 1000.0)
     } else {
         format!("{} ms", ms(x))
     }

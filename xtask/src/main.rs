@@ -10,7 +10,7 @@
 //! - `cargo xtask fuzz [--cases N]`: the fuzz targets (proptests named `fuzz_*`) for N cases
 //!   each (default 50,000; the test suite runs 256).
 //! - `cargo xtask sync --repo owner/name`: push `./store.db` to a Hub dataset, and
-//!   `cargo xtask stats`: per-model summary; the same code as the `observers` binary.
+//!   `cargo xtask stats`: calls, errors, latency, tokens and cost; the same code as the `observers` binary.
 
 // A command-line tool: its reports go to stdout.
 #![allow(clippy::print_stdout)]
@@ -62,7 +62,7 @@ enum Task {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// Per-model summary of the local store (`observers stats --help`).
+    /// Calls, errors, latency, tokens and cost of the local store (`observers stats --help`).
     Stats {
         /// Arguments of `observers stats`.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]

@@ -7,7 +7,8 @@
 //!   store writes, and the conversions both ways;
 //! - [`Store`] and [`StoreStats`]: what every backend implements; [`Fanout`]: several stores
 //!   as one;
-//! - [`StoreError`]: the error they share.
+//! - [`StoreError`]: the error they share;
+//! - [`pricing`]: what calls cost ([`pricing::Prices`], a price table shipped as a data file).
 //!
 //! # Usage
 //! Applications use the `observers` crate, which re-exports this one. Depend on
@@ -30,6 +31,7 @@
 
 mod error;
 mod fanout;
+pub mod pricing;
 #[cfg(feature = "queue")]
 #[cfg_attr(docsrs, doc(cfg(feature = "queue")))]
 pub mod queue;

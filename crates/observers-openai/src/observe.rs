@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use chrono::Utc;
+use observers_core::pricing::Prices;
 use observers_core::{ChatCompletionRecord, Message, Store, TryAddError};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
@@ -72,6 +73,7 @@ pub struct WrapOptions {
     content: Capture,
     masker: Option<Masker>,
     redactor: Option<UserRedactor>,
+    prices: Prices,
 }
 
 /// The user's redaction function, shown by name only.
@@ -96,6 +98,7 @@ impl Default for WrapOptions {
             content: Capture::Full,
             masker: None,
             redactor: None,
+            prices: Prices::shipped(),
         }
     }
 }
@@ -154,6 +157,23 @@ impl WrapOptions {
     /// ([`Masker::default`]: emails, phone and card numbers, API keys, bearer tokens).
     pub fn mask(mut self, masker: Masker) -> Self {
         self.masker = Some(masker);
+        self
+    }
+
+    /// The price table `cost_usd` is computed from when a call is recorded (default:
+    /// [`Prices::shipped`]). A model the table does not price leaves `cost_usd` empty;
+    /// [`Prices::empty`] records no costs.
+    ///
+    /// ```
+    /// use observers_core::pricing::Prices;
+    /// use observers_openai::WrapOptions;
+    ///
+    /// let mine = Prices::from_json(r#"{"models": {"my-model": {"input": 0.2, "output": 0.8}}}"#)?;
+    /// let options = WrapOptions::default().prices(Prices::shipped().merge(mine));
+    /// # Ok::<(), observers_core::pricing::PriceError>(())
+    /// ```
+    pub fn prices(mut self, prices: Prices) -> Self {
+        self.prices = prices;
         self
     }
 
@@ -461,6 +481,8 @@ impl Recording {
     /// `false` when the record must not be stored (the user's function panicked).
     fn prepare(&mut self) -> bool {
         let options = &self.observer.options;
+        // First, so the user's function sees the cost (and may change it).
+        self.record.cost_usd = options.prices.cost(&self.record);
         options.content.apply(&mut self.record);
         if let Some(masker) = &options.masker {
             masker.apply(&mut self.record);

@@ -20,6 +20,9 @@ use crate::error::{Error, Result};
 use crate::migrations;
 use crate::writer::{insert_sql, Control, Counters, Writer};
 
+mod reprice;
+pub use reprice::Repriced;
+
 /// The file [`DuckDbStore::open_default`] opens.
 pub const DEFAULT_PATH: &str = "store.db";
 /// The table records go to.

@@ -1,6 +1,7 @@
-//! The external programs the interop tests drive, as users have them: the DuckDB CLI and a
-//! Python with `huggingface_hub`, `datasets` and `pyarrow`. `cargo xtask test` installs them
-//! in a venv and names them in `OBSERVERS_DUCKDB_CLI` and `OBSERVERS_PYTHON`.
+//! The external programs the interop tests drive, as users have them: the DuckDB CLI, a
+//! Python with `huggingface_hub`, `datasets` and `pyarrow`, and a headless Chromium (for the
+//! HTML report). `cargo xtask test` installs the first two in a venv and names them in
+//! `OBSERVERS_DUCKDB_CLI` and `OBSERVERS_PYTHON`; Chromium is Debian's `chromium` package.
 //!
 //! A missing tool is a panic that says how to install it: a test that needs one never skips.
 
@@ -86,4 +87,53 @@ pub fn python_with_hub_clients() -> PathBuf {
          {PYTHON_VAR} to it.",
         python.display()
     );
+}
+
+/// Where a test looks for a Chromium first (else `chromium`, `chromium-browser`,
+/// `google-chrome` on `PATH`).
+pub const CHROMIUM_VAR: &str = "OBSERVERS_CHROMIUM";
+
+/// A headless Chromium: `$OBSERVERS_CHROMIUM`, else the first of `chromium`,
+/// `chromium-browser`, `google-chrome` on `PATH` that runs.
+///
+/// # Panics
+/// When none runs, with instructions to install one.
+pub fn chromium() -> PathBuf {
+    let candidates: Vec<PathBuf> = match std::env::var_os(CHROMIUM_VAR).filter(|v| !v.is_empty()) {
+        Some(path) => vec![path.into()],
+        None => ["chromium", "chromium-browser", "google-chrome"].into_iter().map(PathBuf::from).collect(),
+    };
+    for candidate in &candidates {
+        if matches!(Command::new(candidate).arg("--version").output(), Ok(out) if out.status.success()) {
+            return candidate.clone();
+        }
+    }
+    panic!(
+        "no headless Chromium runs here (tried {candidates:?}): install Debian's with `apt-get install -y \
+         chromium` (.ci/run does), or set {CHROMIUM_VAR} to a Chromium or Chrome binary"
+    );
+}
+
+/// A headless Chromium command that loads nothing but the page it is given: no sandbox (tests
+/// run as root), no GPU, no background network, a throwaway profile in `profile`. Add
+/// `--dump-dom <url>` or `--screenshot=<png> <url>`.
+///
+/// # Panics
+/// When no Chromium runs (see [`chromium`]).
+pub fn headless_chromium(profile: &Path) -> Command {
+    let mut command = Command::new(chromium());
+    command.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-extensions",
+        "--no-first-run",
+        "--no-default-browser-check",
+        "--hide-scrollbars",
+    ]);
+    command.arg(format!("--user-data-dir={}", profile.display()));
+    command
 }

@@ -1,5 +1,5 @@
-//! The `observers` command line: `observers sync` and `observers stats` (also run as
-//! `cargo xtask sync` / `cargo xtask stats` inside this repository).
+//! The `observers` command line: `observers sync`, `stats`, `report` and `reprice` (`sync`
+//! and `stats` also run as `cargo xtask sync` / `cargo xtask stats` inside this repository).
 
 // This module is a command line: its results go to stdout, its progress and errors to stderr.
 #![allow(clippy::print_stdout)]
@@ -10,6 +10,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
+
+mod query;
+mod report;
+mod reprice;
+mod stats;
+mod window;
 
 use crate::sync::{sync_to_hub, SyncEvent, SyncOptions, DEFAULT_BATCH_SIZE};
 use crate::DuckDbStore;
@@ -51,12 +57,14 @@ enum Command {
         #[arg(long)]
         endpoint: Option<String>,
     },
-    /// Per model: calls, error rate, tokens and latency percentiles.
-    Stats {
-        /// The local store.
-        #[arg(long, default_value = "store.db")]
-        db: PathBuf,
-    },
+    /// Calls, errors, latency and time-to-first-token percentiles, tokens and cost over a
+    /// time window, per model, tag or day.
+    Stats(stats::Args),
+    /// One self-contained HTML file of charts: calls and cost over time, latency and TTFT
+    /// per model, error kinds, tokens, the slowest and most expensive calls.
+    Report(report::Args),
+    /// Recompute the cost of every stored call from the price table (and yours: --prices).
+    Reprice(reprice::Args),
 }
 
 /// Parses `args` (the first is the program name) and runs the command.
@@ -94,13 +102,18 @@ pub const CLI_MEMORY_LIMIT: &str = "100MB";
 
 /// Opens an existing store: a command that reads one must not create an empty file.
 fn open_existing(db: &Path) -> Result<DuckDbStore, String> {
+    open_existing_with(db, CLI_MEMORY_LIMIT)
+}
+
+/// [`open_existing`] with DuckDB's memory capped at `memory_limit`.
+fn open_existing_with(db: &Path, memory_limit: &str) -> Result<DuckDbStore, String> {
     if !db.exists() {
         return Err(format!(
             "no store at {}: run your application first (it creates store.db), or pass --db <path>",
             db.display()
         ));
     }
-    DuckDbStore::builder(db).memory_limit(CLI_MEMORY_LIMIT).open().map_err(|e| e.to_string())
+    DuckDbStore::builder(db).memory_limit(memory_limit).open().map_err(|e| e.to_string())
 }
 
 async fn execute(command: Command) -> Result<(), String> {
@@ -118,7 +131,9 @@ async fn execute(command: Command) -> Result<(), String> {
             };
             sync(&store, &options).await
         }
-        Command::Stats { db } => stats(&open_existing(&db)?).await,
+        Command::Stats(args) => stats::run(args).await,
+        Command::Report(args) => report::run(args).await,
+        Command::Reprice(args) => reprice::run(args).await,
     }
 }
 
@@ -170,21 +185,5 @@ async fn sync(store: &DuckDbStore, options: &SyncOptions) -> Result<(), String> 
             report.commit_url.map(|url| format!(": {url}")).unwrap_or_default()
         );
     }
-    Ok(())
-}
-
-/// The per-model summary `observers stats` prints.
-pub const STATS_SQL: &str = "SELECT coalesce(model, '(none)') AS model, count(*) AS calls,
-        round(100.0 * count(error) / count(*), 1) AS error_pct,
-        sum(prompt_tokens) AS prompt_tokens, sum(completion_tokens) AS completion_tokens,
-        round(quantile_cont(latency_ms, 0.5), 1) AS latency_p50_ms,
-        round(quantile_cont(latency_ms, 0.95), 1) AS latency_p95_ms
-    FROM openai_records GROUP BY ALL ORDER BY calls DESC, model";
-
-async fn stats(store: &DuckDbStore) -> Result<(), String> {
-    let batches = store.query(STATS_SQL).await.map_err(|e| e.to_string())?;
-    let table =
-        observers_core::arrow::util::pretty::pretty_format_batches(&batches).map_err(|e| e.to_string())?;
-    println!("{table}");
     Ok(())
 }

@@ -46,7 +46,7 @@
 //! - `openai` (default): the OpenAI-compatible client wrapper, module [`openai`].
 //! - `hf`: the Hugging Face Hub store, module [`hf`].
 //! - `sync`: [`sync::sync_to_hub`], pushing a DuckDB store to a Hub dataset.
-//! - `cli`: the `observers` command line (`observers sync`, `observers stats`).
+//! - `cli`: the `observers` command line (`observers sync`, `stats`, `report`, `reprice`).
 //! - `blocking`: a blocking client for scripts, `observers::openai::blocking`.
 //! - `async-openai`: [`async_openai::wrap`], recording the chat completions of an
 //!   [async-openai](https://docs.rs/async-openai) client you already have.
@@ -60,6 +60,9 @@ pub use observers_core::{
 
 /// The record, schema and store trait (`observers-core`).
 pub use observers_core as core;
+
+/// What calls cost: the price table `cost_usd` is computed from (`observers-core`).
+pub use observers_core::pricing;
 
 /// The DuckDB store (`observers-store-duckdb`).
 #[cfg(feature = "duckdb")]

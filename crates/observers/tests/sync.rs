@@ -173,8 +173,8 @@ async fn the_cli_syncs_and_prints_stats() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let llama = stdout.lines().find(|l| l.contains("llama3.2")).unwrap_or_else(|| panic!("{stdout}"));
-    assert!(llama.contains("| 200 "), "200 llama calls: {llama}");
-    assert!(stdout.contains("latency_p95_ms") && stdout.contains("error_pct"), "{stdout}");
+    assert!(llama.contains(" 200 |"), "200 llama calls: {llama}");
+    assert!(stdout.contains("latency p50 ms") && stdout.contains("error %"), "{stdout}");
 
     let output = observers_cli()
         .args(["sync", "--repo", REPO, "--db"])

@@ -474,8 +474,17 @@ pub(crate) fn redact<'t>(secret: Option<&str>, text: &'t str) -> Cow<'t, str> {
 }
 
 /// How long an answer's headers ask to wait before retrying: `retry-after-ms`
-/// (milliseconds) or `retry-after` (seconds; HTTP dates are ignored). For code that records
-/// calls it sends itself: [`Exchange::finish`](crate::Exchange::finish) takes it.
+/// (milliseconds) or `retry-after` (seconds; HTTP dates are ignored). What
+/// [`Exchange::finish`](crate::Exchange::finish) takes, read as the wrapped client reads it.
+///
+/// ```
+/// use reqwest::header::{HeaderMap, HeaderValue};
+/// use std::time::Duration;
+///
+/// let mut headers = HeaderMap::new();
+/// headers.insert("retry-after", HeaderValue::from_static("2"));
+/// assert_eq!(observers_openai::retry_after(&headers), Some(Duration::from_secs(2)));
+/// ```
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let number =
         |name: &str| headers.get(name)?.to_str().ok()?.trim().parse::<f64>().ok().filter(|v| *v >= 0.0);

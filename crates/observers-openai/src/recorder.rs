@@ -105,7 +105,7 @@ impl Exchange {
     }
 
     /// Records a whole (non-streaming) answer: its HTTP status, the server's `Retry-After`
-    /// if any, and its body. Returns what the wrapped client would give its caller: the
+    /// if any (read it with [`retry_after`](crate::retry_after)), and its body. Returns what the wrapped client would give its caller: the
     /// completion, or the error (the status's, or one a gateway put in a 200 body).
     pub async fn finish(
         mut self,

@@ -1,7 +1,7 @@
 //! The external programs the interop tests drive, as users have them: the DuckDB CLI, a
-//! Python with `huggingface_hub`, `datasets` and `pyarrow`, and a headless Chromium (for the
-//! HTML report). `cargo xtask test` installs the first two in a venv and names them in
-//! `OBSERVERS_DUCKDB_CLI` and `OBSERVERS_PYTHON`; Chromium is Debian's `chromium` package.
+//! Python with `huggingface_hub`, `datasets`, `pyarrow` and `openai`, `curl`, and a headless
+//! Chromium (for the HTML report). `cargo xtask test` installs the first two in a venv and names
+//! them in `OBSERVERS_DUCKDB_CLI` and `OBSERVERS_PYTHON`; Chromium is Debian's `chromium` package.
 //!
 //! A missing tool is a panic that says how to install it: a test that needs one never skips.
 
@@ -74,18 +74,32 @@ pub fn duckdb_run(path: &Path, sql: &str, read_only: bool) -> Result<String, Str
 /// # Panics
 /// When it cannot import them, with Python's message and how to install them.
 pub fn python_with_hub_clients() -> PathBuf {
+    python_importing(&["huggingface_hub", "datasets", "pyarrow"])
+}
+
+/// A Python that imports the official `openai` client: `$OBSERVERS_PYTHON`, else `python3`
+/// on `PATH`.
+///
+/// # Panics
+/// When it cannot import it, with Python's message and how to install it.
+pub fn python_with_openai() -> PathBuf {
+    python_importing(&["openai"])
+}
+
+/// `$OBSERVERS_PYTHON`, else `python3` on `PATH`, once it imports `modules`.
+fn python_importing(modules: &[&str]) -> PathBuf {
     let python = program(PYTHON_VAR, "python3");
-    let check = Command::new(&python).args(["-c", "import huggingface_hub, datasets, pyarrow"]).output();
+    let check = Command::new(&python).args(["-c", &format!("import {}", modules.join(", "))]).output();
     let problem = match check {
         Ok(output) if output.status.success() => return python,
         Ok(output) => String::from_utf8_lossy(&output.stderr).trim().to_owned(),
         Err(err) => err.to_string(),
     };
     panic!(
-        "{} cannot import huggingface_hub, datasets and pyarrow: {problem}\nRun the tests with \
-         `cargo xtask test`, which installs the versions in xtask/requirements.txt into a venv and sets \
-         {PYTHON_VAR} to it.",
-        python.display()
+        "{} cannot import {}: {problem}\nRun the tests with `cargo xtask test`, which installs the \
+         versions in xtask/requirements.txt into a venv and sets {PYTHON_VAR} to it.",
+        python.display(),
+        modules.join(", ")
     );
 }
 
@@ -136,4 +150,19 @@ pub fn headless_chromium(profile: &Path) -> Command {
     ]);
     command.arg(format!("--user-data-dir={}", profile.display()));
     command
+}
+
+/// `curl` on `PATH`.
+///
+/// # Panics
+/// When it does not run, with how to install it.
+pub fn curl() -> PathBuf {
+    let curl = PathBuf::from("curl");
+    match Command::new(&curl).arg("--version").output() {
+        Ok(out) if out.status.success() => curl,
+        _ => panic!(
+            "curl is not installed: install it (`apt-get install curl`, `brew install curl`); the tests \
+             drive the proxy with it as users do"
+        ),
+    }
 }

@@ -1,5 +1,6 @@
-//! The `observers` command line: `observers sync`, `stats`, `report` and `reprice` (`sync`
-//! and `stats` also run as `cargo xtask sync` / `cargo xtask stats` inside this repository).
+//! The `observers` command line: `observers sync`, `stats`, `report`, `reprice` and `proxy`
+//! (`sync` and `stats` also run as `cargo xtask sync` / `cargo xtask stats` inside this
+//! repository).
 
 // This module is a command line: its results go to stdout, its progress and errors to stderr.
 #![allow(clippy::print_stdout)]
@@ -19,6 +20,8 @@ mod window;
 
 use crate::sync::{sync_to_hub, SyncEvent, SyncOptions, DEFAULT_BATCH_SIZE};
 use crate::DuckDbStore;
+
+mod proxy;
 
 /// Observability for LLM apps: work with the calls your application recorded.
 #[derive(Debug, Parser)]
@@ -65,6 +68,9 @@ enum Command {
     Report(report::Args),
     /// Recompute the cost of every stored call from the price table (and yours: --prices).
     Reprice(reprice::Args),
+    /// An OpenAI-compatible proxy recording every chat completion: point any app, in any
+    /// language, at it with OPENAI_BASE_URL=http://127.0.0.1:8788/v1.
+    Proxy(proxy::ProxyArgs),
 }
 
 /// Parses `args` (the first is the program name) and runs the command.
@@ -134,6 +140,7 @@ async fn execute(command: Command) -> Result<(), String> {
         Command::Stats(args) => stats::run(args).await,
         Command::Report(args) => report::run(args).await,
         Command::Reprice(args) => reprice::run(args).await,
+        Command::Proxy(args) => proxy::run(args).await,
     }
 }
 

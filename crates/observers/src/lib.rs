@@ -46,7 +46,10 @@
 //! - `openai` (default): the OpenAI-compatible client wrapper, module [`openai`].
 //! - `hf`: the Hugging Face Hub store, module [`hf`].
 //! - `sync`: [`sync::sync_to_hub`], pushing a DuckDB store to a Hub dataset.
-//! - `cli`: the `observers` command line (`observers sync`, `stats`, `report`, `reprice`).
+//! - `proxy`: [`proxy`], an OpenAI-compatible recording proxy that apps in any language
+//!   point `OPENAI_BASE_URL` at.
+//! - `cli`: the `observers` command line (`observers sync`, `stats`, `report`, `reprice`,
+//!   `proxy`).
 //! - `blocking`: a blocking client for scripts, `observers::openai::blocking`.
 //! - `async-openai`: [`async_openai::wrap`], recording the chat completions of an
 //!   [async-openai](https://docs.rs/async-openai) client you already have.
@@ -87,6 +90,11 @@ pub use observers_openai::{
 #[cfg(feature = "async-openai")]
 #[cfg_attr(docsrs, doc(cfg(feature = "async-openai")))]
 pub use observers_async_openai as async_openai;
+
+/// The OpenAI-compatible recording proxy (`observers-proxy`).
+#[cfg(feature = "proxy")]
+#[cfg_attr(docsrs, doc(cfg(feature = "proxy")))]
+pub use observers_proxy as proxy;
 
 #[cfg(feature = "sync")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sync")))]

@@ -23,25 +23,15 @@ use futures_util::StreamExt;
 use observers_core::Store;
 use observers_openai::{wrap_openai, ChatCompletionRequest, ChatMessage, OpenAi};
 use observers_store_duckdb::DuckDbStore;
+use observers_testkit::bench::{self, Latencies, QUESTION, SYSTEM_PROMPT};
 use observers_testkit::openai::{MockOpenAi, Scenario};
-
-const SYSTEM: &str = "You are a helpful assistant. ";
-const QUESTION: &str = "Explain in detail what an observability library does for LLM apps. ";
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
-}
-
-fn micros(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e6
-}
 
 /// The request of crates/observers-openai/benches/overhead.rs, in async-openai's types.
 fn their_request() -> CreateChatCompletionRequest {
     CreateChatCompletionRequestArgs::default()
         .model("gpt-4o-mini")
         .messages([
-            ChatCompletionRequestSystemMessage::from(SYSTEM.repeat(10)).into(),
+            ChatCompletionRequestSystemMessage::from(SYSTEM_PROMPT.repeat(10)).into(),
             ChatCompletionRequestUserMessage::from(QUESTION.repeat(6)).into(),
         ])
         .temperature(0.7)
@@ -51,7 +41,7 @@ fn their_request() -> CreateChatCompletionRequest {
 
 fn our_request() -> ChatCompletionRequest {
     ChatCompletionRequest::new("gpt-4o-mini")
-        .message(ChatMessage::system(SYSTEM.repeat(10)))
+        .message(ChatMessage::system(SYSTEM_PROMPT.repeat(10)))
         .message(ChatMessage::user(QUESTION.repeat(6)))
         .temperature(0.7)
 }
@@ -92,33 +82,8 @@ async fn our_stream(client: &OpenAi) -> usize {
     chunks
 }
 
-#[derive(Default)]
-struct Row {
-    bare: Vec<Duration>,
-    wrapped: Vec<Duration>,
-}
-
-impl Row {
-    fn print(&mut self, name: &str, per: f64) {
-        self.bare.sort();
-        self.wrapped.sort();
-        let (b50, b99) = (percentile(&self.bare, 0.5), percentile(&self.bare, 0.99));
-        let (w50, w99) = (percentile(&self.wrapped, 0.5), percentile(&self.wrapped, 0.99));
-        println!(
-            "| {name} | {:.1} | {:.1} | {:.1} | {:.1} | {:+.1} | {:+.1} |",
-            micros(b50) / per,
-            micros(b99) / per,
-            micros(w50) / per,
-            micros(w99) / per,
-            (micros(w50) - micros(b50)) / per,
-            (micros(w99) - micros(b99)) / per,
-        );
-    }
-}
-
 fn main() {
-    let calls: usize =
-        std::env::var("OBSERVERS_BENCH_CALLS").ok().and_then(|v| v.parse().ok()).unwrap_or(3000);
+    let calls = bench::calls(3000);
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let server = MockOpenAi::start_with(Scenario::Text).await.unwrap();
@@ -140,8 +105,8 @@ fn main() {
             our_plain(&ours_bare).await;
             our_plain(&ours_wrapped).await;
         }
-        let (mut plain, mut streamed) = (Row::default(), Row::default());
-        let (mut our_plain_row, mut our_streamed) = (Row::default(), Row::default());
+        let (mut plain, mut streamed) = (Latencies::default(), Latencies::default());
+        let (mut our_plain_row, mut our_streamed) = (Latencies::default(), Latencies::default());
         let mut chunks_per_stream = 0;
         for i in 0..calls {
             // Alternate which goes first, so neither always gets the warmer cache.
@@ -158,22 +123,23 @@ fn main() {
                 let ob = timed(our_plain(&ours_bare)).await;
                 (b, w, ob, ow)
             };
-            plain.bare.push(b.0);
-            plain.wrapped.push(w.0);
-            our_plain_row.bare.push(ob.0);
-            our_plain_row.wrapped.push(ow.0);
+            plain.baseline.push(b.0);
+            plain.observed.push(w.0);
+            our_plain_row.baseline.push(ob.0);
+            our_plain_row.observed.push(ow.0);
 
             let (b, n) = timed(their_stream(&bare)).await;
             let (w, _) = timed(their_stream(&wrapped)).await;
             let (ob, _) = timed(our_stream(&ours_bare)).await;
             let (ow, _) = timed(our_stream(&ours_wrapped)).await;
             chunks_per_stream = n;
-            streamed.bare.push(b);
-            streamed.wrapped.push(w);
-            our_streamed.bare.push(ob);
-            our_streamed.wrapped.push(ow);
+            streamed.baseline.push(b);
+            streamed.observed.push(w);
+            our_streamed.baseline.push(ob);
+            our_streamed.observed.push(ow);
         }
-        let mut per_chunk = Row { bare: streamed.bare.clone(), wrapped: streamed.wrapped.clone() };
+        let mut per_chunk =
+            Latencies { baseline: streamed.baseline.clone(), observed: streamed.observed.clone() };
         store.flush().await.unwrap();
         let rows = store.count().await.unwrap();
 
@@ -182,18 +148,18 @@ fn main() {
         );
         println!("| what | bare p50 | bare p99 | wrapped p50 | wrapped p99 | added p50 | added p99 |");
         println!("|---|---|---|---|---|---|---|");
-        plain.print("async-openai plain call", 1.0);
-        streamed.print("async-openai streamed call", 1.0);
-        per_chunk.print("async-openai per streamed chunk", chunks_per_stream as f64);
-        our_plain_row.print("observers client plain call (reference)", 1.0);
-        our_streamed.print("observers client streamed call (reference)", 1.0);
+        println!("{}", plain.row("async-openai plain call", 1.0));
+        println!("{}", streamed.row("async-openai streamed call", 1.0));
+        println!("{}", per_chunk.row("async-openai per streamed chunk", chunks_per_stream as f64));
+        println!("{}", our_plain_row.row("observers client plain call (reference)", 1.0));
+        println!("{}", our_streamed.row("observers client streamed call (reference)", 1.0));
         println!("rows recorded: {rows} (expected {})", 4 * calls + 2 * warmup);
 
         // 64 concurrent callers: each round runs 64 bare calls at once, then 64 wrapped ones;
         // latencies are per call.
-        let mut concurrent = Row::default();
+        let mut concurrent = Latencies::default();
         for _ in 0..(calls / 64).max(10) {
-            for (client, into) in [(&bare, &mut concurrent.bare), (&wrapped, &mut concurrent.wrapped)] {
+            for (client, into) in [(&bare, &mut concurrent.baseline), (&wrapped, &mut concurrent.observed)] {
                 let tasks: Vec<_> = (0..64)
                     .map(|_| {
                         let client = client.clone();
@@ -207,7 +173,7 @@ fn main() {
         }
         println!("| what | bare p50 | bare p99 | wrapped p50 | wrapped p99 | added p50 | added p99 |");
         println!("|---|---|---|---|---|---|---|");
-        concurrent.print("async-openai plain call, 64 concurrent callers", 1.0);
+        println!("{}", concurrent.row("async-openai plain call, 64 concurrent callers", 1.0));
         store.close().await.unwrap();
     });
 }

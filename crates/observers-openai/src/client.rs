@@ -413,21 +413,7 @@ fn transport_error(
     if let Some(timeout) = timeout.filter(|_| transport.is_some_and(reqwest::Error::is_timeout)) {
         return Error::Timeout { url: display, timeout };
     }
-    // reqwest's own message is terse; its sources say what happened. No URL: it could
-    // carry credentials.
-    let mut message = String::new();
-    let mut source: Option<&dyn std::error::Error> = Some(error);
-    while let Some(e) = source {
-        let text = e.to_string();
-        if !message.contains(&text) {
-            if !message.is_empty() {
-                message.push_str(": ");
-            }
-            message.push_str(&text);
-        }
-        source = e.source();
-    }
-    let message = redact(&message).replace(url, display_url);
+    let message = redact(&error_chain(error)).replace(url, display_url);
     if transport.is_some_and(reqwest::Error::is_connect) {
         Error::Connect { url: display, message }
     } else {
@@ -462,6 +448,31 @@ impl Error {
         display.set_query(None);
         transport_error(error, url.as_str(), display.as_str(), None, str::to_string)
     }
+}
+
+/// An error's message followed by those of its causes (`a: b: c`), each said once: the
+/// message of a `reqwest::Error` is terse ("error sending request"), its causes say what
+/// happened ("connection refused"). Clear a `reqwest::Error` of its URL first
+/// (`without_url`): a URL can carry credentials.
+///
+/// ```
+/// let error = std::io::Error::other("connection refused");
+/// assert_eq!(observers_openai::error_chain(&error), "connection refused");
+/// ```
+pub fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut message = String::new();
+    let mut source = Some(error);
+    while let Some(e) = source {
+        let text = e.to_string();
+        if !message.contains(&text) {
+            if !message.is_empty() {
+                message.push_str(": ");
+            }
+            message.push_str(&text);
+        }
+        source = e.source();
+    }
+    message
 }
 
 /// `text` with `secret` replaced, in case a server echoed it; a secret shorter than 4

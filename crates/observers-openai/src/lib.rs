@@ -56,8 +56,8 @@ mod stream;
 mod types;
 
 pub use client::{
-    retry_after, Chat, Completions, OpenAi, OpenAiBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_TIMEOUT,
-    HF_ROUTER_BASE_URL, MAX_ANSWER_BYTES, OPENAI_BASE_URL,
+    error_chain, retry_after, Chat, Completions, OpenAi, OpenAiBuilder, DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_TIMEOUT, HF_ROUTER_BASE_URL, MAX_ANSWER_BYTES, OPENAI_BASE_URL,
 };
 pub use error::{ApiError, Error, Result};
 pub use observe::{wrap_openai, wrap_openai_with, WrapOptions};

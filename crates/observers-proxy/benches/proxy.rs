@@ -15,28 +15,12 @@ use std::time::{Duration, Instant};
 use observers_core::Store;
 use observers_proxy::Proxy;
 use observers_store_duckdb::DuckDbStore;
+use observers_testkit::bench::{self, Latencies};
 use observers_testkit::openai::{MockOpenAi, Scenario};
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
-}
-
-fn micros(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e6
-}
 
 /// About 1 KB of request, as the wrapper's overhead bench sends.
 fn body(stream: bool) -> String {
-    serde_json::json!({
-        "model": "gpt-4o-mini",
-        "messages": [
-            {"role": "system", "content": "You are a helpful assistant. ".repeat(10)},
-            {"role": "user", "content": "Explain in detail what an observability library does for LLM apps. ".repeat(6)},
-        ],
-        "temperature": 0.7,
-        "stream": stream,
-    })
-    .to_string()
+    bench::request_json(stream).to_string()
 }
 
 /// One endpoint the client calls: the mock itself, or the proxy in front of it.
@@ -78,30 +62,6 @@ impl Target {
     }
 }
 
-#[derive(Default)]
-struct Row {
-    direct: Vec<Duration>,
-    proxy: Vec<Duration>,
-}
-
-impl Row {
-    fn print(&mut self, name: &str) {
-        self.direct.sort();
-        self.proxy.sort();
-        let (d50, d99) = (percentile(&self.direct, 0.5), percentile(&self.direct, 0.99));
-        let (p50, p99) = (percentile(&self.proxy, 0.5), percentile(&self.proxy, 0.99));
-        println!(
-            "| {name} | {:.1} | {:.1} | {:.1} | {:.1} | {:+.1} | {:+.1} |",
-            micros(d50),
-            micros(d99),
-            micros(p50),
-            micros(p99),
-            micros(p50) - micros(d50),
-            micros(p99) - micros(d99),
-        );
-    }
-}
-
 /// Plain calls per second from `callers` concurrent callers making `calls` in all.
 async fn throughput(target: &'static Target, body: &'static str, callers: usize, calls: usize) -> f64 {
     let start = Instant::now();
@@ -121,8 +81,7 @@ async fn throughput(target: &'static Target, body: &'static str, callers: usize,
 }
 
 fn main() {
-    let calls: usize =
-        std::env::var("OBSERVERS_BENCH_CALLS").ok().and_then(|v| v.parse().ok()).unwrap_or(3000);
+    let calls = bench::calls(3000);
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let server = MockOpenAi::start_with(Scenario::Text).await.unwrap();
@@ -147,7 +106,7 @@ fn main() {
             direct.streamed(&stream_body).await;
             proxied.streamed(&stream_body).await;
         }
-        let (mut plain, mut first_token, mut whole_stream) = (Row::default(), Row::default(), Row::default());
+        let (mut plain, mut first_token, mut whole_stream) = (Latencies::default(), Latencies::default(), Latencies::default());
         for i in 0..calls {
             // Alternate which goes first, so neither always gets the warmer cache.
             let order = if i % 2 == 0 { [direct, proxied] } else { [proxied, direct] };
@@ -156,7 +115,7 @@ fn main() {
                 let (first, whole) = target.streamed(&stream_body).await;
                 let is_direct = std::ptr::eq(target, direct);
                 for (row, value) in [(&mut plain, elapsed), (&mut first_token, first), (&mut whole_stream, whole)] {
-                    if is_direct { row.direct.push(value) } else { row.proxy.push(value) }
+                    if is_direct { row.baseline.push(value) } else { row.observed.push(value) }
                 }
             }
         }
@@ -167,9 +126,9 @@ fn main() {
         );
         println!("| what | direct p50 | direct p99 | proxy p50 | proxy p99 | added p50 | added p99 |");
         println!("|---|---|---|---|---|---|---|");
-        plain.print("plain call");
-        first_token.print("streamed call, time to first token");
-        whole_stream.print("streamed call, whole");
+        println!("{}", plain.row("plain call", 1.0));
+        println!("{}", first_token.row("streamed call, time to first token", 1.0));
+        println!("{}", whole_stream.row("streamed call, whole", 1.0));
 
         let plain_body: &'static str = Box::leak(plain_body.into_boxed_str());
         let callers = 64;

@@ -205,22 +205,10 @@ impl Failure {
     }
 }
 
-/// What a reqwest error says, its causes included (reqwest's own text is terse), without the
-/// URL (it may carry a key in its query) or the key.
+/// What a reqwest error says, its causes included, without the URL (it may carry a key in
+/// its query) or the key.
 fn error_chain(error: reqwest::Error, api_key: Option<&str>) -> String {
-    let error = error.without_url();
-    let mut message = String::new();
-    let mut source: Option<&dyn std::error::Error> = Some(&error);
-    while let Some(e) = source {
-        let text = e.to_string();
-        if !message.contains(&text) {
-            if !message.is_empty() {
-                message.push_str(": ");
-            }
-            message.push_str(&text);
-        }
-        source = e.source();
-    }
+    let message = observers_openai::error_chain(&error.without_url());
     match api_key {
         Some(key) if key.len() >= 4 => message.replace(key, "[REDACTED]"),
         _ => message,

@@ -35,6 +35,7 @@
 //! # }
 //! ```
 
+pub mod bench;
 pub mod hub;
 pub mod openai;
 pub mod records;

@@ -35,6 +35,30 @@
 //! # }
 //! ```
 //!
+//! # Per-call user, session and tags
+//! async-openai's requests have no field for them, so they ride on `X-Observers-*` headers
+//! of the call ([`RequestOptionsBuilder`](async_openai::traits::RequestOptionsBuilder)),
+//! which the recording reads and removes: they reach the record, never the provider.
+//! `X-Observers-Skip: 1` makes the call without recording it. OpenAI's own `user` field,
+//! set on the request, is sent as usual.
+//! ```no_run
+//! # use async_openai::types::chat::CreateChatCompletionRequest;
+//! use async_openai::traits::RequestOptionsBuilder;
+//! use observers_openai::{SESSION_ID_HEADER, TAGS_HEADER, USER_ID_HEADER};
+//!
+//! # async fn run(client: async_openai::Client<async_openai::config::OpenAIConfig>, request: CreateChatCompletionRequest)
+//! # -> Result<(), async_openai::error::OpenAIError> {
+//! let response = client
+//!     .chat()
+//!     .header(USER_ID_HEADER, "u-42")? // column user_id
+//!     .header(SESSION_ID_HEADER, "s-7")? // column session_id
+//!     .header(TAGS_HEADER, "checkout,beta")? // added to the wrapper's tags
+//!     .create(request)
+//!     .await?;
+//! # Ok(())
+//! # }
+//! ```
+//!
 //! # How it works, and what to know
 //! The recording is a tower service installed with async-openai's
 //! [`Client::with_http_service`](async_openai::Client::with_http_service) (its `middleware`

@@ -12,7 +12,7 @@ use async_openai::error::OpenAIError;
 use async_openai::middleware::HttpRequestFactory;
 use bytes::{Bytes, BytesMut};
 use futures_util::Stream;
-use observers_openai::{CallMetadata, Error, StreamRecorder};
+use observers_openai::{take_header_metadata, Error, StreamRecorder};
 use reqwest::header::{HeaderMap, CONTENT_TYPE};
 use reqwest::{Method, Request, Response, ResponseBuilderExt, StatusCode, Url, Version};
 use tower::Service;
@@ -79,7 +79,7 @@ fn asks_for_stream(body: &[u8]) -> bool {
 }
 
 /// A factory handing out `request`, already built, the first time, and building afresh from
-/// `factory` after (a retry below us, should there be one).
+/// `factory` after (a retry below us, should there be one), without our headers.
 fn built_once(request: Request, factory: HttpRequestFactory) -> HttpRequestFactory {
     let slot = Arc::new(Mutex::new(Some(request)));
     HttpRequestFactory::new(move || {
@@ -88,7 +88,10 @@ fn built_once(request: Request, factory: HttpRequestFactory) -> HttpRequestFacto
         async move {
             match built {
                 Some(request) => Ok(request),
-                None => factory.build().await,
+                None => factory.build().await.map(|mut request| {
+                    take_header_metadata(request.headers_mut());
+                    request
+                }),
             }
         }
     })
@@ -104,11 +107,13 @@ where
 {
     // Built here to see it (async-openai builds each attempt afresh); the transport below
     // gets this very request, not a second build.
-    let request = factory.build().await?;
-    let exchange = if is_chat_completion(&request) {
+    let mut request = factory.build().await?;
+    // Per-call tags, user and session ride on `X-Observers-*` headers (async-openai's
+    // `RequestOptions`); they are ours, never the provider's.
+    let metadata = take_header_metadata(request.headers_mut());
+    let exchange = if is_chat_completion(&request) && !metadata.skip {
         request.body().and_then(reqwest::Body::as_bytes).and_then(|body| {
-            let exchange =
-                shared.recorder.begin(body, &CallMetadata::default(), shared.api_key.as_deref())?;
+            let exchange = shared.recorder.begin(body, &metadata.call, shared.api_key.as_deref())?;
             Some((exchange, asks_for_stream(body)))
         })
     } else {

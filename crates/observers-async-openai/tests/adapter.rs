@@ -10,6 +10,7 @@ use async_openai::config::{AzureConfig, OpenAIConfig};
 use async_openai::error::OpenAIError;
 use async_openai::middleware::retry::OpenAIRetryLayer;
 use async_openai::middleware::ReqwestService;
+use async_openai::traits::RequestOptionsBuilder;
 use async_openai::types::chat::{
     ChatCompletionRequestUserMessage, CreateChatCompletionRequest, CreateChatCompletionRequestArgs,
 };
@@ -17,7 +18,10 @@ use async_openai::Client;
 use futures_util::StreamExt;
 use observers_async_openai::{wrap, wrap_with, RecordLayer, WrapOptions, Wrapper};
 use observers_core::{ChatCompletionRecord, Store};
-use observers_openai::{wrap_openai, Capture, ChatCompletionRequest, OpenAi};
+use observers_openai::{
+    wrap_openai, Capture, ChatCompletionRequest, OpenAi, PROPERTY_HEADER_PREFIX, SESSION_ID_HEADER, SKIP_HEADER,
+    TAGS_HEADER, USER_ID_HEADER,
+};
 use observers_store_duckdb::DuckDbStore;
 use observers_testkit::openai::{MockOpenAi, Scenario, MOCK_ANSWER_PREFIX};
 
@@ -269,6 +273,57 @@ async fn options_apply_as_they_do_to_the_wrapped_client() {
         wrap_with(Client::with_config(s.config()), s.store.clone(), WrapOptions::default().logging_rate(0.0));
     client.chat().create(request("unsampled")).await.unwrap();
     assert!(s.rows().await.is_empty());
+}
+
+#[tokio::test]
+async fn per_call_identity_and_tags_ride_on_headers_that_never_reach_the_provider() {
+    let s = Setup::start(Scenario::Text).await;
+    let client = wrap_with(Client::with_config(s.config()), s.store.clone(), WrapOptions::default().tags(["app"]));
+
+    client
+        .chat()
+        .header(USER_ID_HEADER, "u-42")
+        .unwrap()
+        .header(SESSION_ID_HEADER, "s-7")
+        .unwrap()
+        .header(TAGS_HEADER, "checkout, beta")
+        .unwrap()
+        .header(http::HeaderName::try_from(format!("{PROPERTY_HEADER_PREFIX}experiment")).unwrap(), "b")
+        .unwrap()
+        .create(request("with identity"))
+        .await
+        .unwrap();
+    let mut stream = client
+        .chat()
+        .header(SESSION_ID_HEADER, "s-8")
+        .unwrap()
+        .create_stream(request("streamed with identity"))
+        .await
+        .unwrap();
+    while stream.next().await.is_some() {}
+    // Skipped: sent, answered, not recorded.
+    client.chat().header(SKIP_HEADER, "1").unwrap().create(request("not this one")).await.unwrap();
+    // Unrelated calls carry nothing over.
+    client.chat().create(request("plain")).await.unwrap();
+
+    let received = s.server.requests();
+    assert_eq!(received.len(), 4, "every call reached the provider");
+    for request in &received {
+        let ours: Vec<_> = request.headers.iter().filter(|(name, _)| name.starts_with("x-observers-")).collect();
+        assert!(ours.is_empty(), "our headers reached the provider: {ours:?}");
+    }
+
+    let rows = s.rows().await;
+    assert_eq!(rows.len(), 3, "the skipped call is not recorded: {rows:#?}");
+    assert_eq!(rows[0].user_id.as_deref(), Some("u-42"));
+    assert_eq!(rows[0].session_id.as_deref(), Some("s-7"));
+    assert_eq!(rows[0].tags, ["app", "checkout", "beta"]);
+    assert_eq!(rows[0].properties, Some(serde_json::json!({"experiment": "b"})));
+    assert_eq!(rows[1].session_id.as_deref(), Some("s-8"));
+    assert!(rows[1].user_id.is_none());
+    assert_eq!(rows[2].messages[0].content.as_deref(), Some("plain"));
+    assert!(rows[2].user_id.is_none() && rows[2].session_id.is_none());
+    assert_eq!(rows[2].tags, ["app"]);
 }
 
 #[tokio::test]

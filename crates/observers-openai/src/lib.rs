@@ -12,7 +12,9 @@
 //!   [`ChatCompletionChunk`]) that accept what real providers send;
 //! - [`ChatCompletionStream`]: streamed answers, reassembled into one record;
 //! - [`Recorder`]: the same records for calls your own code sends (a proxy, an adapter
-//!   around another client), from the bytes of each request and answer.
+//!   around another client), from the bytes of each request and answer, and
+//!   [`take_header_metadata`]: per-call tags, user and session such callers send as
+//!   `X-Observers-*` headers.
 //!
 //! The caller always gets what the server returned; observing adds a queue push, and a
 //! failing store never fails a call. API keys never reach a record, a log line or an error.
@@ -48,6 +50,7 @@ mod client;
 mod error;
 #[cfg(test)]
 mod fuzz;
+mod headers;
 mod observe;
 mod recorder;
 mod redact;
@@ -60,6 +63,10 @@ pub use client::{
     DEFAULT_TIMEOUT, HF_ROUTER_BASE_URL, MAX_ANSWER_BYTES, OPENAI_BASE_URL,
 };
 pub use error::{ApiError, Error, Result};
+pub use headers::{
+    take_header_metadata, HeaderMetadata, OWN_HEADER_PREFIX, PROPERTY_HEADER_PREFIX, SESSION_ID_HEADER, SKIP_HEADER,
+    TAGS_HEADER, USER_ID_HEADER,
+};
 pub use observe::{wrap_openai, wrap_openai_with, WrapOptions};
 pub use recorder::{Exchange, Recorder, StreamRecorder};
 pub use redact::{Capture, Masker};

@@ -104,7 +104,6 @@ pub use builder::{
     ProxyBuilder, DEFAULT_CONNECT_TIMEOUT, DEFAULT_GRACE_PERIOD, DEFAULT_LISTEN, DEFAULT_TIMEOUT,
 };
 pub use error::{Error, Result};
-pub use headers::{
-    PROPERTY_HEADER_PREFIX, SESSION_ID_HEADER, SKIP_HEADER, TAGS_HEADER, TOKEN_HEADER, USER_ID_HEADER,
-};
+pub use headers::TOKEN_HEADER;
+pub use observers_openai::{PROPERTY_HEADER_PREFIX, SESSION_ID_HEADER, SKIP_HEADER, TAGS_HEADER, USER_ID_HEADER};
 pub use server::{Proxy, ProxyHandle, ProxyStats};

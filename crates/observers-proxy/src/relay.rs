@@ -52,7 +52,7 @@ pub(crate) async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> R
         shared.counters.rejected.fetch_add(1, Ordering::Relaxed);
         return unknown_route(&shared, &path);
     };
-    let metadata = headers::take_metadata(&mut parts.headers);
+    let metadata = observers_openai::take_header_metadata(&mut parts.headers);
     headers::strip_hop_by_hop(&mut parts.headers);
     if let Some(authorization) = &upstream.authorization {
         parts.headers.insert(AUTHORIZATION, authorization.clone());

@@ -298,10 +298,15 @@ fn bench(args: &[String]) -> Result {
         }
         println!();
     }
-    let json = serde_json::json!(results
+    // Keyed by the bench's name (the title's part before `:`), so a figure can be followed
+    // from run to run; see CONTRIBUTING.md.
+    let json: serde_json::Map<String, serde_json::Value> = results
         .iter()
-        .map(|(title, lines)| serde_json::json!({"bench": title, "lines": lines}))
-        .collect::<Vec<_>>());
+        .map(|(title, lines)| {
+            let (name, what) = title.split_once(':').unwrap_or((title, ""));
+            (name.to_string(), serde_json::json!({"title": what.trim(), "lines": lines}))
+        })
+        .collect();
     let dir = target_dir().join("bench");
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let path = dir.join("results.json");

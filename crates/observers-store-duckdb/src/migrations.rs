@@ -30,6 +30,7 @@ const MIGRATIONS: &[Migration] = &[
         name: "usage_details_identity_trace",
         sql: include_str!("../migrations/0003_usage_details_identity_trace.sql"),
     },
+    Migration { version: 4, name: "otlp_exports", sql: include_str!("../migrations/0004_otlp_exports.sql") },
 ];
 
 /// The schema version this library writes.

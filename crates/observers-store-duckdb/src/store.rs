@@ -280,6 +280,57 @@ impl DuckDbStore {
         .await
     }
 
+    /// Up to `limit` records not yet exported to OpenTelemetry (`observers export --otlp`), in
+    /// id (time) order, starting after `after`. Page through them by passing the last id you
+    /// got, and [`mark_exported`](Self::mark_exported) each page once the collector has it.
+    pub async fn unexported(&self, after: Option<Uuid>, limit: usize) -> Result<Vec<ChatCompletionRecord>> {
+        let after = after.map(|id| id.to_string()).unwrap_or_default();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        // Both sides of the anti-join start after the page's lower bound, so a whole export
+        // reads each exported id about once rather than once per page.
+        let sql = select_sql(&format!("WHERE id BETWEEN $1 AND $2 AND {NOT_EXPORTED_AFTER_FIRST}"));
+        self.run(move |conn| {
+            let bounds: (Option<String>, Option<String>) = conn.query_row(
+                "SELECT min(id), max(id) FROM (SELECT id FROM openai_records
+                 WHERE id > $1 AND id NOT IN (SELECT id FROM otlp_exports WHERE id > $1)
+                 ORDER BY id LIMIT $2)",
+                params![after, limit],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )?;
+            let (Some(first), Some(last)) = bounds else { return Ok(Vec::new()) };
+            sorted(query_records(conn, &sql, params![first, last])?)
+        })
+        .await
+    }
+
+    /// Records not yet exported to OpenTelemetry.
+    pub async fn unexported_count(&self) -> Result<u64> {
+        self.run(|conn| {
+            let n: i64 = conn.query_row(
+                "SELECT count(*) FROM openai_records WHERE id NOT IN (SELECT id FROM otlp_exports)",
+                [],
+                |row| row.get(0),
+            )?;
+            Ok(u64::try_from(n).unwrap_or_default())
+        })
+        .await
+    }
+
+    /// Notes these records as exported to OpenTelemetry at `at`, so
+    /// [`unexported`](Self::unexported) leaves them out; returns how many were noted.
+    pub async fn mark_exported(&self, ids: &[Uuid], at: DateTime<Utc>) -> Result<u64> {
+        let batch = ids_batch(ids)?;
+        self.run(move |conn| {
+            let registration = ArrowBatchRegistration::new(batch);
+            let noted = conn.execute(
+                "INSERT INTO otlp_exports SELECT id, ? FROM arrow(?)",
+                params![at.naive_utc(), &registration],
+            )?;
+            Ok(noted as u64)
+        })
+        .await
+    }
+
     /// Assigns every unsynced record not yet assigned to a Hub shard, in id order, to shards
     /// of `per_shard` records named `{base}-00000.parquet`, `{base}-00001.parquet`... in one
     /// statement; returns how many records were assigned.
@@ -399,10 +450,7 @@ impl DuckDbStore {
 
     /// Sets `synced_at` for these records; returns how many rows were updated.
     pub async fn mark_synced(&self, ids: &[Uuid], at: DateTime<Utc>) -> Result<u64> {
-        let ids: StringArray = ids.iter().map(|id| Some(id.to_string())).collect();
-        let schema = Arc::new(Schema::new(vec![Field::new("id", DataType::Utf8, false)]));
-        let batch =
-            RecordBatch::try_new(schema, vec![Arc::new(ids)]).map_err(observers_core::StoreError::from)?;
+        let batch = ids_batch(ids)?;
         self.run(move |conn| {
             let registration = ArrowBatchRegistration::new(batch);
             let updated = conn.execute(
@@ -414,6 +462,16 @@ impl DuckDbStore {
         .await
     }
 }
+
+/// Ids as a one-column Arrow batch, for DuckDB to read with `arrow(?)`.
+fn ids_batch(ids: &[Uuid]) -> Result<RecordBatch> {
+    let ids: StringArray = ids.iter().map(|id| Some(id.to_string())).collect();
+    let schema = Arc::new(Schema::new(vec![Field::new("id", DataType::Utf8, false)]));
+    Ok(RecordBatch::try_new(schema, vec![Arc::new(ids)]).map_err(observers_core::StoreError::from)?)
+}
+
+/// Not in `otlp_exports`, looking only at exported ids from `$1` (the page's first id) on.
+const NOT_EXPORTED_AFTER_FIRST: &str = "id NOT IN (SELECT id FROM otlp_exports WHERE id >= $1)";
 
 fn select_sql(filter: &str) -> String {
     format!("SELECT {} FROM openai_records {filter}", observers_core::COLUMNS.join(", "))
@@ -461,9 +519,20 @@ fn mark_synced(conn: &mut Connection, shards: RecordBatch, at: DateTime<Utc>) ->
         "CREATE TEMP TABLE syncing AS SELECT id FROM hub_sync_shards WHERE shard IN (SELECT shard FROM arrow(?))",
         [&ArrowBatchRegistration::new(shards)],
     )?;
+    let bounds: (Option<String>, Option<String>) =
+        tx.query_row("SELECT min(id), max(id) FROM syncing", [], |row| Ok((row.get(0)?, row.get(1)?)))?;
+    let (Some(first), Some(last)) = bounds else {
+        tx.execute("DROP TABLE syncing", [])?;
+        tx.commit()?;
+        return Ok(0);
+    };
+    // The id range, as constants, lets DuckDB skip the row groups outside it (ids are
+    // time-ordered, so these rows sit together): each transaction then reads about its own
+    // rows, not the whole table, and a large sync is linear in the rows it marks.
     let marked = tx.execute(
-        "UPDATE openai_records SET synced_at = ? FROM syncing WHERE openai_records.id = syncing.id",
-        params![at.naive_utc()],
+        "UPDATE openai_records SET synced_at = ? FROM syncing
+         WHERE openai_records.id BETWEEN ? AND ? AND openai_records.id = syncing.id",
+        params![at.naive_utc(), first, last],
     )?;
     tx.execute("DELETE FROM hub_sync_shards WHERE id IN (SELECT id FROM syncing)", [])?;
     tx.execute("DROP TABLE syncing", [])?;

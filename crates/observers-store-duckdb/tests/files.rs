@@ -28,7 +28,10 @@ async fn migrations_run_once_and_reopening_applies_nothing() {
     }
     let versions =
         duckdb_sql(&path, "SELECT version || ':' || migration_name FROM schema_version ORDER BY version");
-    assert_eq!(versions, ["1:create_openai_records", "2:hub_sync_shards", "3:usage_details_identity_trace"]);
+    assert_eq!(
+        versions,
+        ["1:create_openai_records", "2:hub_sync_shards", "3:usage_details_identity_trace", "4:otlp_exports"]
+    );
 }
 
 /// A store written by the previous version (schema 2) opens: the new columns are added, its
@@ -123,10 +126,10 @@ fn a_newer_schema_is_refused_not_downgraded() {
             .unwrap();
     }
     let err = DuckDbStore::open(&path).unwrap_err();
-    assert!(matches!(err, Error::SchemaTooNew { found: 99, supported: 3, .. }), "{err}");
+    assert!(matches!(err, Error::SchemaTooNew { found: 99, supported: 4, .. }), "{err}");
     assert!(err.to_string().contains("upgrade observers"), "{err}");
     let versions = duckdb_sql(&path, "SELECT CAST(version AS VARCHAR) FROM schema_version ORDER BY version");
-    assert_eq!(versions, ["1", "2", "3", "99"]);
+    assert_eq!(versions, ["1", "2", "3", "4", "99"]);
 }
 
 #[test]

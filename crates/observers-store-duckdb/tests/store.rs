@@ -218,6 +218,44 @@ async fn unsynced_pages_in_time_order_and_mark_synced_updates_exactly_those() {
     assert_eq!(store.get(seen[0]).await.unwrap().unwrap().synced_at, Some(at));
 }
 
+/// The OTLP export's bookkeeping: pages of records not yet exported, in time order; marking
+/// a page (in any order, with gaps) leaves exactly the others; it is apart from the Hub sync.
+#[tokio::test]
+async fn unexported_pages_skip_exactly_the_records_marked_exported() {
+    let store = DuckDbStore::open(":memory:").unwrap();
+    let records: Vec<_> = (0..25).map(record).collect();
+    for r in &records {
+        store.add(r.clone()).await.unwrap();
+    }
+    let ids: Vec<_> = records.iter().map(|r| r.id).collect();
+    assert_eq!(store.unexported_count().await.unwrap(), 25);
+
+    // Every other record of the first twenty, marked newest first.
+    let marked: Vec<_> = ids[..20].iter().step_by(2).rev().copied().collect();
+    let at = Utc.with_ymd_and_hms(2026, 5, 6, 7, 8, 9).unwrap();
+    assert_eq!(store.mark_exported(&marked, at).await.unwrap(), 10);
+    assert_eq!(store.unexported_count().await.unwrap(), 15);
+
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store.unexported(after, 4).await.unwrap();
+        if page.is_empty() {
+            break;
+        }
+        assert!(page.len() <= 4);
+        after = page.last().map(|r| r.id);
+        seen.extend(page.into_iter().map(|r| r.id));
+    }
+    let expected: Vec<_> = ids.iter().filter(|id| !marked.contains(id)).copied().collect();
+    assert_eq!(seen, expected);
+
+    // Exporting is not syncing, and the reverse.
+    assert_eq!(store.unsynced(None, 100).await.unwrap().len(), 25);
+    store.mark_synced(&ids, at).await.unwrap();
+    assert_eq!(store.unexported_count().await.unwrap(), 15);
+}
+
 #[tokio::test]
 async fn backpressure_waits_instead_of_dropping() {
     let store = DuckDbStore::builder(":memory:").queue_capacity(1).max_batch(1).open().unwrap();

@@ -40,6 +40,10 @@
 //!
 //! ## Crate Feature Flags
 //! - `blocking`: [`blocking::OpenAi`], a blocking client for scripts and non-async code.
+//! - `otel`: a call made inside an OpenTelemetry span (`opentelemetry::Context::current()`,
+//!   e.g. a `tracing` span bridged by `tracing-opentelemetry` with context activation) records
+//!   that span's `trace_id` as its own and the span as its `parent_span_id`, with a fresh
+//!   `span_id`, so `observers-store-otel` exports the call as that span's child.
 
 #[cfg(feature = "blocking")]
 #[cfg_attr(docsrs, doc(cfg(feature = "blocking")))]

@@ -473,3 +473,190 @@ fn openai_messages(messages: &[Message]) -> Json {
             .collect(),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use observers_core::chrono::{TimeZone, Utc};
+    use serde_json::value::RawValue;
+
+    fn record() -> ChatCompletionRecord {
+        let mut r = ChatCompletionRecord::started_at(
+            Some("gpt-4o-mini".into()),
+            Utc.with_ymd_and_hms(2026, 1, 2, 3, 4, 5).unwrap(),
+        );
+        r.messages = vec![Message::new("system", "Be terse."), Message::new("user", "Capital of France?")];
+        r.assistant_message = Some("Paris.".into());
+        r.prompt_tokens = Some(12);
+        r.completion_tokens = Some(3);
+        r.total_tokens = Some(15);
+        r.cached_tokens = Some(4);
+        r.reasoning_tokens = Some(1);
+        r.finish_reason = Some("stop".into());
+        r.response_id = Some("chatcmpl-1".into());
+        r.latency_ms = Some(250.5);
+        r.time_to_first_token_ms = Some(80.0);
+        r.arguments = Some(json!({"temperature": 0.3, "max_tokens": 100, "top_p": 0.9, "seed": 7,
+            "stop": ["\n"], "stream": true, "n": 2, "response_format": {"type": "json_object"},
+            "tools": [{"type": "function", "function": {"name": "f"}}]}));
+        r.raw_response = Some(RawValue::from_string(r#"{"id":"chatcmpl-1","model":"gpt-4o-mini-2024-07-18"}"#.into()).unwrap());
+        r.tags = vec!["prod".into()];
+        r.properties = Some(json!({"app": "demo", "version": 3, "beta": true, "nested": {"a": 1}}));
+        r.user_id = Some("u-1".into());
+        r.session_id = Some("s-1".into());
+        r
+    }
+
+    fn attr<'a>(span: &'a SpanData, key: &str) -> Option<&'a Value> {
+        span.attributes.iter().find(|kv| kv.key.as_str() == key).map(|kv| &kv.value)
+    }
+
+    fn mapping(capture: bool, openinference: bool) -> Mapping {
+        Mapping::new(None, Some("https://api.openai.com/v1"), capture, openinference)
+    }
+
+    #[test]
+    fn a_record_becomes_a_genai_client_span() {
+        let r = record();
+        let span = mapping(false, false).span(&r);
+        assert_eq!(span.name, "chat gpt-4o-mini");
+        assert_eq!(span.span_kind, SpanKind::Client);
+        assert_eq!(span.start_time, SystemTime::from(r.timestamp));
+        assert_eq!(span.end_time.duration_since(span.start_time).unwrap(), Duration::from_micros(250_500));
+        assert_eq!(span.status, Status::Unset);
+        assert_eq!(span.parent_span_id, SpanId::INVALID);
+        assert!(span.span_context.is_valid());
+        let expect = [
+            ("gen_ai.operation.name", Value::from("chat")),
+            ("gen_ai.provider.name", Value::from("openai")),
+            ("gen_ai.request.model", Value::from("gpt-4o-mini")),
+            ("gen_ai.response.model", Value::from("gpt-4o-mini-2024-07-18")),
+            ("gen_ai.response.id", Value::from("chatcmpl-1")),
+            ("gen_ai.response.finish_reasons", strings(["stop".to_string()])),
+            ("gen_ai.usage.input_tokens", Value::I64(12)),
+            ("gen_ai.usage.output_tokens", Value::I64(3)),
+            ("gen_ai.usage.cache_read.input_tokens", Value::I64(4)),
+            ("gen_ai.usage.reasoning.output_tokens", Value::I64(1)),
+            ("gen_ai.request.temperature", Value::F64(0.3)),
+            ("gen_ai.request.max_tokens", Value::I64(100)),
+            ("gen_ai.request.top_p", Value::F64(0.9)),
+            ("gen_ai.request.seed", Value::I64(7)),
+            ("gen_ai.request.stop_sequences", strings(["\n".to_string()])),
+            ("gen_ai.request.stream", Value::Bool(true)),
+            ("gen_ai.request.choice.count", Value::I64(2)),
+            ("gen_ai.output.type", Value::from("json")),
+            ("gen_ai.response.time_to_first_chunk", Value::F64(0.08)),
+            ("server.address", Value::from("api.openai.com")),
+            ("server.port", Value::I64(443)),
+            ("gen_ai.conversation.id", Value::from("s-1")),
+            ("session.id", Value::from("s-1")),
+            ("user.id", Value::from("u-1")),
+            ("observers.record_id", Value::from(r.id.to_string())),
+            ("observers.tags", strings(["prod".to_string()])),
+            ("observers.property.app", Value::from("demo")),
+            ("observers.property.version", Value::I64(3)),
+            ("observers.property.beta", Value::Bool(true)),
+            ("observers.property.nested", Value::from(r#"{"a":1}"#)),
+        ];
+        for (key, value) in expect {
+            assert_eq!(attr(&span, key), Some(&value), "{key}");
+        }
+        for absent in ["gen_ai.input.messages", "gen_ai.output.messages", "gen_ai.tool.definitions", "error.type"] {
+            assert!(attr(&span, absent).is_none(), "{absent} must be absent");
+        }
+        assert!(span.attributes.iter().all(|kv| !kv.key.as_str().starts_with("llm.")
+            && !kv.key.as_str().starts_with("openinference.")
+            && !kv.key.as_str().starts_with("input.")));
+    }
+
+    #[test]
+    fn content_is_sent_only_when_captured() {
+        let r = record();
+        let span = mapping(true, false).span(&r);
+        let input: Json = serde_json::from_str(&attr(&span, "gen_ai.input.messages").unwrap().to_string()).unwrap();
+        assert_eq!(input[1], json!({"role": "user", "parts": [{"type": "text", "content": "Capital of France?"}]}));
+        let output: Json = serde_json::from_str(&attr(&span, "gen_ai.output.messages").unwrap().to_string()).unwrap();
+        assert_eq!(
+            output,
+            json!([{"role": "assistant", "parts": [{"type": "text", "content": "Paris."}], "finish_reason": "stop"}])
+        );
+        assert!(attr(&span, "gen_ai.tool.definitions").is_some());
+        assert!(attr(&span, "input.value").is_none(), "OpenInference is off");
+    }
+
+    #[test]
+    fn openinference_attributes_follow_the_switches() {
+        let r = record();
+        let span = mapping(false, true).span(&r);
+        assert_eq!(attr(&span, "openinference.span.kind"), Some(&Value::from("LLM")));
+        assert_eq!(attr(&span, "llm.model_name"), Some(&Value::from("gpt-4o-mini-2024-07-18")));
+        assert_eq!(attr(&span, "llm.provider"), Some(&Value::from("openai")));
+        assert_eq!(attr(&span, "llm.token_count.prompt"), Some(&Value::I64(12)));
+        assert_eq!(attr(&span, "llm.token_count.completion"), Some(&Value::I64(3)));
+        assert_eq!(attr(&span, "llm.token_count.total"), Some(&Value::I64(15)));
+        let params: Json =
+            serde_json::from_str(&attr(&span, "llm.invocation_parameters").unwrap().to_string()).unwrap();
+        assert_eq!(params["temperature"], json!(0.3));
+        assert!(params.get("tools").is_none());
+        for absent in ["input.value", "output.value", "llm.input_messages.0.message.role"] {
+            assert!(attr(&span, absent).is_none(), "{absent} needs content capture");
+        }
+        let span = mapping(true, true).span(&r);
+        let input: Json = serde_json::from_str(&attr(&span, "input.value").unwrap().to_string()).unwrap();
+        assert_eq!(input["messages"][1]["content"], "Capital of France?");
+        assert_eq!(attr(&span, "input.mime_type"), Some(&Value::from("application/json")));
+        assert_eq!(attr(&span, "output.value"), Some(&Value::from("Paris.")));
+        assert_eq!(attr(&span, "llm.input_messages.0.message.role"), Some(&Value::from("system")));
+        assert_eq!(attr(&span, "llm.output_messages.0.message.content"), Some(&Value::from("Paris.")));
+    }
+
+    #[test]
+    fn a_failed_call_has_an_error_status_and_type() {
+        let mut r = ChatCompletionRecord::new("gpt-4o-mini");
+        r.error = Some("the server answered HTTP 503: overloaded (server_error)".into());
+        r.finish_reason = Some("error".into());
+        r.latency_ms = Some(12.0);
+        let span = mapping(true, true).span(&r);
+        assert_eq!(span.status, Status::error("the server answered HTTP 503: overloaded (server_error)"));
+        assert_eq!(attr(&span, "error.type"), Some(&Value::from("503")));
+        assert!(attr(&span, "gen_ai.response.finish_reasons").is_none());
+        assert_eq!(attr(&span, "gen_ai.output.messages"), Some(&Value::from("[]")));
+        assert_eq!(error_type("the request to http://x timed out: no answer"), "timeout");
+        assert_eq!(error_type("the stream failed: eof"), "_OTHER");
+    }
+
+    #[test]
+    fn record_ids_place_the_span_in_the_callers_trace() {
+        let mut r = ChatCompletionRecord::new("m");
+        r.trace_id = Some("4bf92f3577b34da6a3ce929d0e0e4736".into());
+        r.parent_span_id = Some("00f067aa0ba902b7".into());
+        r.span_id = Some("53995c3f42cd8ad8".into());
+        let span = mapping(false, false).span(&r);
+        assert_eq!(span.span_context.trace_id().to_string(), "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(span.parent_span_id.to_string(), "00f067aa0ba902b7");
+        assert_eq!(span.span_context.span_id().to_string(), "53995c3f42cd8ad8");
+        // Garbage ids never fail: a fresh trace instead.
+        r.trace_id = Some("not-hex".into());
+        r.span_id = Some("zz".into());
+        let span = mapping(false, false).span(&r);
+        assert!(span.span_context.is_valid());
+        assert_eq!(span.parent_span_id, SpanId::INVALID);
+        // Odd latencies never panic.
+        r.latency_ms = Some(f64::NAN);
+        assert_eq!(mapping(false, false).span(&r).end_time, SystemTime::from(r.timestamp));
+    }
+
+    #[test]
+    fn streamed_answers_and_providers_are_recognised() {
+        let mut r = ChatCompletionRecord::new("m");
+        r.raw_response = Some(RawValue::from_string(r#"[{"model":""},{"model":"m-2024"}]"#.into()).unwrap());
+        assert_eq!(response_model(&r).as_deref(), Some("m-2024"));
+        let m = Mapping::new(None, Some("https://my-res.openai.azure.com/openai"), false, true);
+        assert_eq!(m.provider, "azure.ai.openai");
+        assert_eq!(openinference_provider(&m.provider), "azure");
+        let m = Mapping::new(None, Some("http://localhost:11434/v1"), false, false);
+        assert_eq!((m.provider.as_str(), m.server.clone()), ("openai", Some(("localhost".into(), Some(11434)))));
+        let m = Mapping::new(Some("mistral_ai".into()), Some("https://api.openai.com"), false, false);
+        assert_eq!(m.provider, "mistral_ai");
+    }
+}

@@ -519,3 +519,159 @@ fn drain(
         batch.push(record);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
+    use opentelemetry_sdk::trace::SpanData;
+    use std::sync::atomic::AtomicUsize;
+
+    /// Keeps what it is given; fails the first `failures` calls; each call takes `delay`.
+    #[derive(Debug, Clone, Default)]
+    struct Memory {
+        spans: Arc<Mutex<Vec<SpanData>>>,
+        calls: Arc<AtomicUsize>,
+        failures: usize,
+        delay: Duration,
+        resource: Arc<Mutex<Option<Resource>>>,
+    }
+
+    impl SpanExporter for Memory {
+        async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+            let call = self.calls.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(self.delay).await;
+            if call < self.failures {
+                return Err(OTelSdkError::InternalFailure("collector says no".into()));
+            }
+            self.spans.lock().unwrap().extend(batch);
+            Ok(())
+        }
+        fn set_resource(&mut self, resource: &Resource) {
+            *self.resource.lock().unwrap() = Some(resource.clone());
+        }
+    }
+
+    fn builder() -> OtelStoreBuilder {
+        OtelStore::builder().scheduled_delay(Duration::from_secs(3600)).capture_content(false)
+    }
+
+    #[tokio::test]
+    async fn flush_exports_everything_in_batches_with_the_resource() {
+        let memory = Memory::default();
+        let store = builder()
+            .max_export_batch_size(2)
+            .service_name("svc")
+            .resource_attribute("openinference.project.name", "p")
+            .build_with_exporter(memory.clone())
+            .unwrap();
+        for _ in 0..5 {
+            store.add(ChatCompletionRecord::new("m")).await.unwrap();
+        }
+        store.flush().await.unwrap();
+        assert_eq!(memory.spans.lock().unwrap().len(), 5);
+        assert_eq!(memory.calls.load(Ordering::SeqCst), 3, "2 + 2 + 1");
+        assert_eq!((store.exported(), store.dropped()), (5, 0));
+        assert_eq!(store.stats(), StoreStats { written: 5, failed: 0 });
+        let resource = memory.resource.lock().unwrap().clone().unwrap();
+        let get = |k: &'static str| resource.get(&opentelemetry::Key::from_static_str(k)).map(|v| v.to_string());
+        assert_eq!(get("service.name").as_deref(), Some("svc"));
+        assert_eq!(get("openinference.project.name").as_deref(), Some("p"));
+    }
+
+    #[tokio::test]
+    async fn a_partial_batch_goes_out_after_the_scheduled_delay() {
+        let memory = Memory::default();
+        let store = builder().scheduled_delay(Duration::from_millis(50)).build_with_exporter(memory.clone()).unwrap();
+        store.add(ChatCompletionRecord::new("m")).await.unwrap();
+        let started = Instant::now();
+        while store.exported() < 1 && started.elapsed() < Duration::from_secs(5) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(store.exported(), 1);
+    }
+
+    #[tokio::test]
+    async fn failed_exports_are_retried_then_counted_as_dropped() {
+        let memory = Memory { failures: 2, ..Memory::default() };
+        let store = builder().max_retries(3).build_with_exporter(memory.clone()).unwrap();
+        store.add(ChatCompletionRecord::new("m")).await.unwrap();
+        store.flush().await.unwrap();
+        assert_eq!((memory.calls.load(Ordering::SeqCst), store.exported(), store.dropped()), (3, 1, 0));
+
+        let memory = Memory { failures: usize::MAX, ..Memory::default() };
+        let store = builder().max_retries(2).build_with_exporter(memory.clone()).unwrap();
+        store.add(ChatCompletionRecord::new("m")).await.unwrap();
+        store.add(ChatCompletionRecord::new("m")).await.unwrap();
+        store.flush().await.unwrap();
+        assert_eq!(memory.calls.load(Ordering::SeqCst), 3, "one try and two retries");
+        assert_eq!((store.exported(), store.dropped()), (0, 2));
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_drops_and_counts_without_waiting() {
+        let memory = Memory { delay: Duration::from_millis(300), ..Memory::default() };
+        let store = builder()
+            .max_queue_size(4)
+            .max_export_batch_size(1)
+            .timeout(Duration::from_secs(5))
+            .build_with_exporter(memory.clone())
+            .unwrap();
+        let started = Instant::now();
+        for _ in 0..100 {
+            store.add(ChatCompletionRecord::new("m")).await.unwrap();
+        }
+        assert!(started.elapsed() < Duration::from_millis(200), "add never waits: {:?}", started.elapsed());
+        assert!(store.dropped() >= 90, "dropped {}", store.dropped());
+        store.close().await.unwrap();
+        assert_eq!(store.exported() + store.dropped(), 100);
+    }
+
+    #[tokio::test]
+    async fn close_flushes_is_idempotent_and_refuses_later_records() {
+        let memory = Memory::default();
+        let store = builder().build_with_exporter(memory.clone()).unwrap();
+        store.add(ChatCompletionRecord::new("m")).await.unwrap();
+        store.close().await.unwrap();
+        assert_eq!(memory.spans.lock().unwrap().len(), 1);
+        store.close().await.unwrap();
+        assert!(matches!(store.add(ChatCompletionRecord::new("m")).await, Err(StoreError::Closed)));
+        assert!(matches!(store.try_add(ChatCompletionRecord::new("m")), Err(TryAddError::Closed(_))));
+        store.flush().await.unwrap();
+    }
+
+    #[test]
+    fn dropping_the_last_handle_exports_what_is_queued() {
+        let memory = Memory::default();
+        let store = builder().build_with_exporter(memory.clone()).unwrap();
+        store.try_add(ChatCompletionRecord::new("m")).unwrap();
+        let clone = store.clone();
+        drop(store);
+        assert!(memory.spans.lock().unwrap().is_empty(), "a clone is still alive");
+        drop(clone);
+        assert_eq!(memory.spans.lock().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn bad_configuration_fails_at_build_with_a_clear_error() {
+        let err = OtelStore::builder().endpoint("localhost:4318").build().unwrap_err();
+        assert!(matches!(err, Error::InvalidEndpoint { .. }), "{err}");
+        if !cfg!(feature = "grpc") {
+            let err = OtelStore::builder().protocol(Protocol::Grpc).build().unwrap_err().to_string();
+            assert!(err.contains("`grpc` feature"), "{err}");
+        }
+        let err = OtelStore::builder().header("authorization", "Bearer \u{1}SECRET").build().unwrap_err();
+        assert!(!err.to_string().contains("SECRET") && !format!("{err:?}").contains("SECRET"));
+    }
+
+    #[test]
+    fn debug_never_shows_headers() {
+        let store = OtelStore::builder()
+            .endpoint("http://127.0.0.1:9/v1/traces")
+            .header("authorization", "Bearer SECRET")
+            .build()
+            .unwrap();
+        let debug = format!("{store:?}");
+        assert!(debug.contains("127.0.0.1:9") && !debug.contains("SECRET"), "{debug}");
+    }
+}

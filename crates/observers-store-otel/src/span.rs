@@ -499,7 +499,9 @@ mod tests {
         r.arguments = Some(json!({"temperature": 0.3, "max_tokens": 100, "top_p": 0.9, "seed": 7,
             "stop": ["\n"], "stream": true, "n": 2, "response_format": {"type": "json_object"},
             "tools": [{"type": "function", "function": {"name": "f"}}]}));
-        r.raw_response = Some(RawValue::from_string(r#"{"id":"chatcmpl-1","model":"gpt-4o-mini-2024-07-18"}"#.into()).unwrap());
+        r.raw_response = Some(
+            RawValue::from_string(r#"{"id":"chatcmpl-1","model":"gpt-4o-mini-2024-07-18"}"#.into()).unwrap(),
+        );
         r.tags = vec!["prod".into()];
         r.properties = Some(json!({"app": "demo", "version": 3, "beta": true, "nested": {"a": 1}}));
         r.user_id = Some("u-1".into());
@@ -561,7 +563,9 @@ mod tests {
         for (key, value) in expect {
             assert_eq!(attr(&span, key), Some(&value), "{key}");
         }
-        for absent in ["gen_ai.input.messages", "gen_ai.output.messages", "gen_ai.tool.definitions", "error.type"] {
+        for absent in
+            ["gen_ai.input.messages", "gen_ai.output.messages", "gen_ai.tool.definitions", "error.type"]
+        {
             assert!(attr(&span, absent).is_none(), "{absent} must be absent");
         }
         assert!(span.attributes.iter().all(|kv| !kv.key.as_str().starts_with("llm.")
@@ -573,9 +577,14 @@ mod tests {
     fn content_is_sent_only_when_captured() {
         let r = record();
         let span = mapping(true, false).span(&r);
-        let input: Json = serde_json::from_str(&attr(&span, "gen_ai.input.messages").unwrap().to_string()).unwrap();
-        assert_eq!(input[1], json!({"role": "user", "parts": [{"type": "text", "content": "Capital of France?"}]}));
-        let output: Json = serde_json::from_str(&attr(&span, "gen_ai.output.messages").unwrap().to_string()).unwrap();
+        let input: Json =
+            serde_json::from_str(&attr(&span, "gen_ai.input.messages").unwrap().to_string()).unwrap();
+        assert_eq!(
+            input[1],
+            json!({"role": "user", "parts": [{"type": "text", "content": "Capital of France?"}]})
+        );
+        let output: Json =
+            serde_json::from_str(&attr(&span, "gen_ai.output.messages").unwrap().to_string()).unwrap();
         assert_eq!(
             output,
             json!([{"role": "assistant", "parts": [{"type": "text", "content": "Paris."}], "finish_reason": "stop"}])
@@ -655,7 +664,10 @@ mod tests {
         assert_eq!(m.provider, "azure.ai.openai");
         assert_eq!(openinference_provider(&m.provider), "azure");
         let m = Mapping::new(None, Some("http://localhost:11434/v1"), false, false);
-        assert_eq!((m.provider.as_str(), m.server.clone()), ("openai", Some(("localhost".into(), Some(11434)))));
+        assert_eq!(
+            (m.provider.as_str(), m.server.clone()),
+            ("openai", Some(("localhost".into(), Some(11434))))
+        );
         let m = Mapping::new(Some("mistral_ai".into()), Some("https://api.openai.com"), false, false);
         assert_eq!(m.provider, "mistral_ai");
     }

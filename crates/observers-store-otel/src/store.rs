@@ -574,7 +574,8 @@ mod tests {
         assert_eq!((store.exported(), store.dropped()), (5, 0));
         assert_eq!(store.stats(), StoreStats { written: 5, failed: 0 });
         let resource = memory.resource.lock().unwrap().clone().unwrap();
-        let get = |k: &'static str| resource.get(&opentelemetry::Key::from_static_str(k)).map(|v| v.to_string());
+        let get =
+            |k: &'static str| resource.get(&opentelemetry::Key::from_static_str(k)).map(|v| v.to_string());
         assert_eq!(get("service.name").as_deref(), Some("svc"));
         assert_eq!(get("openinference.project.name").as_deref(), Some("p"));
     }
@@ -582,7 +583,8 @@ mod tests {
     #[tokio::test]
     async fn a_partial_batch_goes_out_after_the_scheduled_delay() {
         let memory = Memory::default();
-        let store = builder().scheduled_delay(Duration::from_millis(50)).build_with_exporter(memory.clone()).unwrap();
+        let store =
+            builder().scheduled_delay(Duration::from_millis(50)).build_with_exporter(memory.clone()).unwrap();
         store.add(ChatCompletionRecord::new("m")).await.unwrap();
         let started = Instant::now();
         while store.exported() < 1 && started.elapsed() < Duration::from_secs(5) {

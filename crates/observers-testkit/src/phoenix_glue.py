@@ -2,8 +2,11 @@
 # argv: base URL. Starts `python -m phoenix.server.main serve` (configured by the PHOENIX_*
 # environment), then answers one JSON request per stdin line with one JSON line on stdout:
 #   {"project": "name", "limit": 1000} -> {"spans": [...]} or {"error": "..."}
-# When stdin closes (the test process ended or dropped its handle), Phoenix is stopped.
+# When stdin closes (the test process ended or dropped its handle), Phoenix is stopped and
+# its working directory removed.
 import json
+import os
+import shutil
 import subprocess
 import sys
 
@@ -34,3 +37,5 @@ finally:
         server.wait(timeout=10)
     except subprocess.TimeoutExpired:
         server.kill()
+    # The working directory (database, log) goes with the server.
+    shutil.rmtree(os.environ.get("PHOENIX_WORKING_DIR", ""), ignore_errors=True)

@@ -170,8 +170,10 @@ impl OtelStoreBuilder {
     /// As [`from_env`](Self::from_env).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
         let get = |name: &str| lookup(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
-        let mut builder = Self::default();
-        builder.capture_content = get(CAPTURE_CONTENT_VAR).is_some_and(|v| v.eq_ignore_ascii_case("true"));
+        let mut builder = Self {
+            capture_content: get(CAPTURE_CONTENT_VAR).is_some_and(|v| v.eq_ignore_ascii_case("true")),
+            ..Self::default()
+        };
         if let Some((var, value)) = first(&get, &[TRACES_PROTOCOL_VAR, PROTOCOL_VAR]) {
             builder.protocol = (parse_protocol(var, &value)?, var.to_string());
         }

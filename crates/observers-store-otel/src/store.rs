@@ -413,7 +413,7 @@ impl<E: SpanExporter> Worker<E> {
         mut control: mpsc::UnboundedReceiver<Control>,
     ) {
         let delay = self.settings.scheduled_delay;
-        let mut batch: Vec<Box<ChatCompletionRecord>> = Vec::new();
+        let mut batch: Vec<ChatCompletionRecord> = Vec::new();
         let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + delay, delay);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -444,7 +444,7 @@ impl<E: SpanExporter> Worker<E> {
                 },
                 record = records.recv() => match record {
                     Some(record) => {
-                        batch.push(record);
+                        batch.push(*record);
                         if batch.len() >= self.settings.max_export_batch_size {
                             self.export_all(&mut batch).await;
                             tick.reset();
@@ -466,7 +466,7 @@ impl<E: SpanExporter> Worker<E> {
 
     /// Exports `batch` (emptying it) in requests of at most `max_export_batch_size` spans,
     /// all within one timeout.
-    async fn export_all(&self, batch: &mut Vec<Box<ChatCompletionRecord>>) {
+    async fn export_all(&self, batch: &mut Vec<ChatCompletionRecord>) {
         let deadline = Instant::now() + self.settings.timeout;
         let records = std::mem::take(batch);
         for chunk in records.chunks(self.settings.max_export_batch_size) {
@@ -511,12 +511,9 @@ impl<E: SpanExporter> Worker<E> {
 }
 
 /// Moves what is already queued into `batch`.
-fn drain(
-    records: &mut mpsc::Receiver<Box<ChatCompletionRecord>>,
-    batch: &mut Vec<Box<ChatCompletionRecord>>,
-) {
+fn drain(records: &mut mpsc::Receiver<Box<ChatCompletionRecord>>, batch: &mut Vec<ChatCompletionRecord>) {
     while let Ok(record) = records.try_recv() {
-        batch.push(record);
+        batch.push(*record);
     }
 }
 

@@ -79,8 +79,9 @@ fn main() {
 
         // Store::add: the baseline store, then the OTel store (queue large enough to keep all).
         let keep = Keep::default();
+        let cloned: Vec<ChatCompletionRecord> = records.clone();
         let started = Instant::now();
-        for record in records.iter().cloned() {
+        for record in cloned {
             keep.add(record).await.unwrap();
         }
         let keep_ns = per_record_ns(started.elapsed(), spans);

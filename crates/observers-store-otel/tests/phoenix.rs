@@ -299,3 +299,24 @@ async fn a_call_inside_a_user_span_is_its_child_in_phoenix() {
     assert_ne!(span["context"]["trace_id"], json!(user_trace));
     assert!(span.get("parent_id").is_none_or(Value::is_null), "{span:#}");
 }
+
+#[cfg(feature = "grpc")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spans_also_go_over_grpc() {
+    let phoenix = tokio::task::spawn_blocking(Phoenix::shared).await.unwrap();
+    let project = "grpc";
+    let otel = OtelStore::builder()
+        .protocol(observers_store_otel::Protocol::Grpc)
+        .endpoint(phoenix.otlp_grpc_endpoint())
+        .resource_attribute("openinference.project.name", project)
+        .server_url("https://api.openai.com/v1")
+        .build()
+        .unwrap();
+    let server = MockOpenAi::start_with(Scenario::Text).await.unwrap();
+    let (client, kept) = common::wrapped(&server, &otel);
+    client.chat().completions().create(question("gpt-4o-mini")).await.unwrap();
+    otel.close().await.unwrap();
+    assert_eq!((otel.exported(), otel.dropped()), (1, 0));
+    let spans = phoenix_spans(project, 1).await;
+    check_common(span_for(&spans, &kept.records()[0]), &kept.records()[0]);
+}

@@ -39,6 +39,7 @@ const GLUE: &str = include_str!("phoenix_glue.py");
 /// A running Phoenix server and a client to read its spans. Stopped on drop.
 pub struct Phoenix {
     port: u16,
+    grpc_port: u16,
     dir: PathBuf,
     child: Mutex<Child>,
     link: Mutex<Option<Link>>,
@@ -119,8 +120,13 @@ impl Phoenix {
                 }
             }
         });
-        let phoenix =
-            Phoenix { port, dir, child: Mutex::new(child), link: Mutex::new(Some(Link { stdin, answers })) };
+        let phoenix = Phoenix {
+            port,
+            grpc_port,
+            dir,
+            child: Mutex::new(child),
+            link: Mutex::new(Some(Link { stdin, answers })),
+        };
         let limit = std::env::var(START_TIMEOUT_VAR)
             .ok()
             .and_then(|v| v.parse().ok())
@@ -160,6 +166,11 @@ impl Phoenix {
     /// Phoenix's OTLP/HTTP traces endpoint, `http://127.0.0.1:PORT/v1/traces`.
     pub fn otlp_http_endpoint(&self) -> String {
         format!("{}/v1/traces", self.base_url())
+    }
+
+    /// Phoenix's OTLP/gRPC endpoint, `http://127.0.0.1:GRPC_PORT`.
+    pub fn otlp_grpc_endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.grpc_port)
     }
 
     /// Phoenix's working directory (database, `phoenix.log`).

@@ -140,6 +140,22 @@ impl OtelStore {
         &self.inner.endpoint
     }
 
+    /// Queues a record, waiting for room in the queue instead of dropping it: for bulk tools
+    /// that send existing records (a backfill), never for a request path, which
+    /// [`Store::add`] serves. Compare [`exported`](Self::exported) and
+    /// [`dropped`](Self::dropped) after [`flush`](Store::flush) to know what arrived.
+    ///
+    /// # Errors
+    /// [`StoreError::Closed`] once the store is closed; [`StoreError::InvalidRecord`] for a
+    /// record no store can keep.
+    pub async fn add_waiting(&self, record: ChatCompletionRecord) -> observers_core::Result<()> {
+        if self.inner.closed.load(Ordering::Acquire) {
+            return Err(StoreError::Closed);
+        }
+        record.validate()?;
+        self.inner.records.send(Box::new(record)).await.map_err(|_| StoreError::Closed)
+    }
+
     /// Queues a record without waiting: a full queue drops it (counted).
     fn enqueue(&self, record: ChatCompletionRecord) -> std::result::Result<(), TryAddError> {
         if self.inner.closed.load(Ordering::Acquire) {
@@ -624,6 +640,20 @@ mod tests {
         assert!(store.dropped() >= 90, "dropped {}", store.dropped());
         store.close().await.unwrap();
         assert_eq!(store.exported() + store.dropped(), 100);
+    }
+
+    #[tokio::test]
+    async fn add_waiting_never_drops() {
+        let memory = Memory { delay: Duration::from_millis(20), ..Memory::default() };
+        let store =
+            builder().max_queue_size(2).max_export_batch_size(2).build_with_exporter(memory.clone()).unwrap();
+        for _ in 0..20 {
+            store.add_waiting(ChatCompletionRecord::new("m")).await.unwrap();
+        }
+        store.flush().await.unwrap();
+        assert_eq!((store.exported(), store.dropped()), (20, 0));
+        store.close().await.unwrap();
+        assert!(matches!(store.add_waiting(ChatCompletionRecord::new("m")).await, Err(StoreError::Closed)));
     }
 
     #[tokio::test]

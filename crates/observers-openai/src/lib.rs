@@ -42,6 +42,12 @@
 //!
 //! ## Crate Feature Flags
 //! - `blocking`: [`blocking::OpenAi`], a blocking client for scripts and non-async code.
+//! - `otel`: a call made inside an OpenTelemetry span (the span of
+//!   `opentelemetry::Context::current()` when the call starts, made current with
+//!   `Context::attach` or `FutureExt::with_context`) records that span's `trace_id` as its own
+//!   and the span as its `parent_span_id`, with a fresh `span_id`, so `observers-store-otel`
+//!   exports the call as that span's child. A `tracing` span counts when a bridge such as
+//!   `tracing-opentelemetry` makes its OpenTelemetry context current.
 
 #[cfg(feature = "blocking")]
 #[cfg_attr(docsrs, doc(cfg(feature = "blocking")))]

@@ -308,11 +308,29 @@ impl Observer {
         api_key: Option<Arc<str>>,
     ) -> Option<Recording> {
         let timestamp = Utc::now();
-        self.sample().then(|| Recording {
-            record: base_record(&self.options, body, metadata, timestamp),
-            observer: self.clone(),
-            api_key,
+        self.sample().then(|| {
+            #[allow(unused_mut)]
+            let mut record = base_record(&self.options, body, metadata, timestamp);
+            #[cfg(feature = "otel")]
+            join_current_trace(&mut record);
+            Recording { record, observer: self.clone(), api_key }
         })
+    }
+}
+
+/// Feature `otel`: a call made inside an OpenTelemetry span records that span's trace as its
+/// own and the span as its parent, with a fresh span id of its own, so a store exporting
+/// spans (`observers-store-otel`) nests the call under it and the row and the span agree.
+#[cfg(feature = "otel")]
+fn join_current_trace(record: &mut ChatCompletionRecord) {
+    use opentelemetry::trace::TraceContextExt;
+    let context = opentelemetry::Context::current();
+    let span = context.span();
+    let parent = span.span_context();
+    if parent.is_valid() {
+        record.trace_id = Some(parent.trace_id().to_string());
+        record.parent_span_id = Some(parent.span_id().to_string());
+        record.span_id = Some(format!("{:016x}", rand::random::<u64>().max(1)));
     }
 }
 

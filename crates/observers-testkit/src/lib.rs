@@ -13,6 +13,9 @@
 //! and downloads), faithful enough for the official `huggingface_hub` and `datasets` clients;
 //! see the [`hub`] module.
 //!
+//! [`phoenix::Phoenix`] runs a real Arize Phoenix from the test venv, for the OpenTelemetry
+//! store's tests: spans go in over OTLP and come back through Phoenix's own Python client.
+//!
 //! ```
 //! use observers_testkit::openai::{MockOpenAi, Scenario, SCENARIO_HEADER};
 //!
@@ -38,6 +41,7 @@
 pub mod bench;
 pub mod hub;
 pub mod openai;
+pub mod phoenix;
 pub mod records;
 pub mod tools;
 

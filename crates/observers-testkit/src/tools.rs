@@ -86,6 +86,30 @@ pub fn python_with_openai() -> PathBuf {
     python_importing(&["openai"])
 }
 
+/// A Python with Arize Phoenix (`arize-phoenix`, the server) and its client
+/// (`arize-phoenix-client`): `$OBSERVERS_PYTHON`, else `python3` on `PATH`. Checked without
+/// importing the server, which takes seconds.
+///
+/// # Panics
+/// When either is missing, with Python's message and how to install them.
+pub fn python_with_phoenix() -> PathBuf {
+    let python = program(PYTHON_VAR, "python3");
+    let check =
+        "import importlib.metadata as m; m.version('arize-phoenix'); m.version('arize-phoenix-client')";
+    let problem = match Command::new(&python).args(["-c", check]).output() {
+        Ok(output) if output.status.success() => return python,
+        Ok(output) => String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+        Err(err) => err.to_string(),
+    };
+    panic!(
+        "{} has no Arize Phoenix: {problem}\nRun the tests with `cargo xtask test`, which installs the \
+         versions in xtask/requirements.txt (arize-phoenix, arize-phoenix-client) into a venv and sets \
+         {PYTHON_VAR} to it; or `pip install -r xtask/requirements.txt` into a venv and set {PYTHON_VAR} to \
+         its python.",
+        python.display()
+    );
+}
+
 /// `$OBSERVERS_PYTHON`, else `python3` on `PATH`, once it imports `modules`.
 fn python_importing(modules: &[&str]) -> PathBuf {
     let python = program(PYTHON_VAR, "python3");

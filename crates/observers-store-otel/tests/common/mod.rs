@@ -1,0 +1,46 @@
+//! What the integration tests share: a store that keeps the records it is given (to compare
+//! spans with), and the wrapped client on the loopback OpenAI mock.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::sync::{Arc, Mutex};
+
+use observers_core::{ChatCompletionRecord, Fanout, Store, StoreStats};
+use observers_openai::{wrap_openai_with, OpenAi, WrapOptions};
+use observers_store_otel::OtelStore;
+use observers_testkit::openai::MockOpenAi;
+
+/// Keeps every record, in order.
+#[derive(Debug, Clone, Default)]
+pub struct Kept(pub Arc<Mutex<Vec<ChatCompletionRecord>>>);
+
+#[async_trait::async_trait]
+impl Store for Kept {
+    async fn add(&self, record: ChatCompletionRecord) -> observers_core::Result<()> {
+        self.0.lock().unwrap().push(record);
+        Ok(())
+    }
+    async fn flush(&self) -> observers_core::Result<()> {
+        Ok(())
+    }
+    async fn close(&self) -> observers_core::Result<()> {
+        Ok(())
+    }
+    fn stats(&self) -> StoreStats {
+        StoreStats::default()
+    }
+}
+
+impl Kept {
+    pub fn records(&self) -> Vec<ChatCompletionRecord> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+/// The client wrapped to record in `otel` and in the returned [`Kept`], both at once.
+pub fn wrapped(server: &MockOpenAi, otel: &OtelStore) -> (OpenAi, Kept) {
+    let kept = Kept::default();
+    let client = OpenAi::builder().base_url(server.base_url()).api_key("sk-test-otel").build().unwrap();
+    let both = Fanout::new().with(otel.clone()).with(kept.clone());
+    (wrap_openai_with(client, both, WrapOptions::default().stream_usage(true)), kept)
+}

@@ -13,8 +13,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::routing::post;
+use observers_core::Fanout;
 use observers_core::{ChatCompletionRecord, Store, StoreStats};
 use observers_openai::{wrap_openai, ChatCompletionRequest, OpenAi};
+use observers_store_duckdb::DuckDbStore;
 use observers_store_otel::OtelStore;
 use observers_testkit::bench::{self, Latencies};
 use observers_testkit::openai::{MockOpenAi, Scenario};
@@ -132,33 +134,48 @@ fn main() {
             .build()
             .unwrap();
         let bare = OpenAi::builder().base_url(server.base_url()).api_key("sk-bench").build().unwrap();
-        let wrapped = wrap_openai(bare.clone(), otel.clone());
+        let dir = tempfile::tempdir().unwrap();
+        let duckdb = DuckDbStore::open(dir.path().join("store.db")).unwrap();
         let request = || ChatCompletionRequest::from_json(bench::request_json(false)).unwrap();
         let call = |client: OpenAi| async move {
             let started = Instant::now();
             client.chat().completions().create(request()).await.unwrap();
             started.elapsed()
         };
-        for _ in 0..200 {
-            call(bare.clone()).await;
-            call(wrapped.clone()).await;
-        }
-        let mut plain = Latencies::default();
-        for i in 0..calls {
-            if i % 2 == 0 {
-                plain.baseline.push(call(bare.clone()).await);
-                plain.observed.push(call(wrapped.clone()).await);
-            } else {
-                plain.observed.push(call(wrapped.clone()).await);
-                plain.baseline.push(call(bare.clone()).await);
-            }
-        }
-        otel.flush().await.unwrap();
+        // Each against the bare client in the same run, interleaved: OTel alone, DuckDB
+        // alone (the default), and both at once (`Fanout`), as a team sending to a collector
+        // while keeping the local file would run it.
+        let setups: [(&str, OpenAi); 3] = [
+            ("plain call, OtelStore", wrap_openai(bare.clone(), otel.clone())),
+            ("plain call, DuckDbStore alone", wrap_openai(bare.clone(), duckdb.clone())),
+            (
+                "plain call, DuckDbStore + OtelStore (Fanout)",
+                wrap_openai(bare.clone(), Fanout::new().with(duckdb.clone()).with(otel.clone())),
+            ),
+        ];
         println!();
-        println!("overhead with the OTel store: {calls} plain calls, µs");
+        println!("overhead with the OTel store: {calls} plain calls each, µs");
         println!("| what | bare p50 | bare p99 | wrapped p50 | wrapped p99 | added p50 | added p99 |");
         println!("|---|---|---|---|---|---|---|");
-        println!("{}", plain.row("plain call, OtelStore", 1.0));
+        for (name, wrapped) in setups {
+            for _ in 0..200 {
+                call(bare.clone()).await;
+                call(wrapped.clone()).await;
+            }
+            let mut plain = Latencies::default();
+            for i in 0..calls {
+                if i % 2 == 0 {
+                    plain.baseline.push(call(bare.clone()).await);
+                    plain.observed.push(call(wrapped.clone()).await);
+                } else {
+                    plain.observed.push(call(wrapped.clone()).await);
+                    plain.baseline.push(call(bare.clone()).await);
+                }
+            }
+            println!("{}", plain.row(name, 1.0));
+        }
+        otel.flush().await.unwrap();
+        duckdb.close().await.unwrap();
         println!("spans exported / dropped: {} / {}", otel.exported(), otel.dropped());
         otel.close().await.unwrap();
     });

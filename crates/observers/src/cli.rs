@@ -1,4 +1,4 @@
-//! The `observers` command line: `observers sync`, `stats`, `report`, `reprice` and `proxy`
+//! The `observers` command line: `observers sync`, `export`, `stats`, `report`, `reprice` and `proxy`
 //! (`sync` and `stats` also run as `cargo xtask sync` / `cargo xtask stats` inside this
 //! repository).
 
@@ -12,6 +12,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 
+mod export;
 mod query;
 mod report;
 mod reprice;
@@ -60,6 +61,9 @@ enum Command {
         #[arg(long)]
         endpoint: Option<String>,
     },
+    /// Send the records of a local store that an OpenTelemetry collector (Phoenix, Jaeger,
+    /// Tempo, Langfuse...) has not had, as GenAI spans, and note them exported.
+    Export(export::Args),
     /// Calls, errors, latency and time-to-first-token percentiles, tokens and cost over a
     /// time window, per model, tag or day.
     Stats(stats::Args),
@@ -137,6 +141,7 @@ async fn execute(command: Command) -> Result<(), String> {
             };
             sync(&store, &options).await
         }
+        Command::Export(args) => export::run(args).await,
         Command::Stats(args) => stats::run(args).await,
         Command::Report(args) => report::run(args).await,
         Command::Reprice(args) => reprice::run(args).await,

@@ -48,8 +48,11 @@
 //! - `sync`: [`sync::sync_to_hub`], pushing a DuckDB store to a Hub dataset.
 //! - `proxy`: [`proxy`], an OpenAI-compatible recording proxy that apps in any language
 //!   point `OPENAI_BASE_URL` at.
-//! - `cli`: the `observers` command line (`observers sync`, `stats`, `report`, `reprice`,
-//!   `proxy`).
+//! - `otel`: [`OtelStore`], every record as an OpenTelemetry GenAI span sent to the collector
+//!   you run (Phoenix, Jaeger, Tempo, Langfuse, Datadog...), nested in your own traces;
+//!   [`export`] replays a DuckDB store into one. `otel-grpc`: its gRPC transport.
+//! - `cli`: the `observers` command line (`observers sync`, `export`, `stats`, `report`,
+//!   `reprice`, `proxy`).
 //! - `blocking`: a blocking client for scripts, `observers::openai::blocking`.
 //! - `async-openai`: [`async_openai::wrap`], recording the chat completions of an
 //!   [async-openai](https://docs.rs/async-openai) client you already have.
@@ -99,6 +102,18 @@ pub use observers_proxy as proxy;
 #[cfg(feature = "sync")]
 #[cfg_attr(docsrs, doc(cfg(feature = "sync")))]
 pub mod sync;
+
+/// Records as OpenTelemetry GenAI spans, sent to a collector (`observers-store-otel`).
+#[cfg(feature = "otel")]
+#[cfg_attr(docsrs, doc(cfg(feature = "otel")))]
+pub use observers_store_otel as otel;
+#[cfg(feature = "otel")]
+#[cfg_attr(docsrs, doc(cfg(feature = "otel")))]
+pub use observers_store_otel::OtelStore;
+
+#[cfg(all(feature = "otel", feature = "duckdb"))]
+#[cfg_attr(docsrs, doc(cfg(all(feature = "otel", feature = "duckdb"))))]
+pub mod export;
 
 #[cfg(feature = "cli")]
 #[cfg_attr(docsrs, doc(cfg(feature = "cli")))]

@@ -19,8 +19,8 @@ use futures_util::StreamExt;
 use observers_async_openai::{wrap, wrap_with, RecordLayer, WrapOptions, Wrapper};
 use observers_core::{ChatCompletionRecord, Store};
 use observers_openai::{
-    wrap_openai, Capture, ChatCompletionRequest, OpenAi, PROPERTY_HEADER_PREFIX, SESSION_ID_HEADER, SKIP_HEADER,
-    TAGS_HEADER, USER_ID_HEADER,
+    wrap_openai, Capture, ChatCompletionRequest, OpenAi, PROPERTY_HEADER_PREFIX, SESSION_ID_HEADER,
+    SKIP_HEADER, TAGS_HEADER, USER_ID_HEADER,
 };
 use observers_store_duckdb::DuckDbStore;
 use observers_testkit::openai::{MockOpenAi, Scenario, MOCK_ANSWER_PREFIX};
@@ -278,7 +278,8 @@ async fn options_apply_as_they_do_to_the_wrapped_client() {
 #[tokio::test]
 async fn per_call_identity_and_tags_ride_on_headers_that_never_reach_the_provider() {
     let s = Setup::start(Scenario::Text).await;
-    let client = wrap_with(Client::with_config(s.config()), s.store.clone(), WrapOptions::default().tags(["app"]));
+    let client =
+        wrap_with(Client::with_config(s.config()), s.store.clone(), WrapOptions::default().tags(["app"]));
 
     client
         .chat()
@@ -309,7 +310,8 @@ async fn per_call_identity_and_tags_ride_on_headers_that_never_reach_the_provide
     let received = s.server.requests();
     assert_eq!(received.len(), 4, "every call reached the provider");
     for request in &received {
-        let ours: Vec<_> = request.headers.iter().filter(|(name, _)| name.starts_with("x-observers-")).collect();
+        let ours: Vec<_> =
+            request.headers.iter().filter(|(name, _)| name.starts_with("x-observers-")).collect();
         assert!(ours.is_empty(), "our headers reached the provider: {ours:?}");
     }
 

@@ -70,8 +70,8 @@ pub use client::{
 };
 pub use error::{ApiError, Error, Result};
 pub use headers::{
-    take_header_metadata, HeaderMetadata, OWN_HEADER_PREFIX, PROPERTY_HEADER_PREFIX, SESSION_ID_HEADER, SKIP_HEADER,
-    TAGS_HEADER, USER_ID_HEADER,
+    take_header_metadata, HeaderMetadata, OWN_HEADER_PREFIX, PROPERTY_HEADER_PREFIX, SESSION_ID_HEADER,
+    SKIP_HEADER, TAGS_HEADER, USER_ID_HEADER,
 };
 pub use observe::{wrap_openai, wrap_openai_with, WrapOptions};
 pub use recorder::{Exchange, Recorder, StreamRecorder};

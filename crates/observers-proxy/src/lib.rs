@@ -105,5 +105,7 @@ pub use builder::{
 };
 pub use error::{Error, Result};
 pub use headers::TOKEN_HEADER;
-pub use observers_openai::{PROPERTY_HEADER_PREFIX, SESSION_ID_HEADER, SKIP_HEADER, TAGS_HEADER, USER_ID_HEADER};
+pub use observers_openai::{
+    PROPERTY_HEADER_PREFIX, SESSION_ID_HEADER, SKIP_HEADER, TAGS_HEADER, USER_ID_HEADER,
+};
 pub use server::{Proxy, ProxyHandle, ProxyStats};

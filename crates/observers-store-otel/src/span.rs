@@ -46,9 +46,9 @@ impl Mapping {
             Some(trace_id) => {
                 (trace_id, parse_span(record.parent_span_id.as_deref()).unwrap_or(SpanId::INVALID))
             }
-            None => (random_trace_id(), SpanId::INVALID),
+            None => (trace_id_of(record), SpanId::INVALID),
         };
-        let span_id = parse_span(record.span_id.as_deref()).unwrap_or_else(random_span_id);
+        let span_id = parse_span(record.span_id.as_deref()).unwrap_or_else(|| span_id_of(record));
         let start_time = SystemTime::from(record.timestamp);
         let latency = record.latency_ms.filter(|ms| ms.is_finite() && *ms >= 0.0).unwrap_or(0.0);
         let end_time = start_time + Duration::from_secs_f64(latency / 1000.0);
@@ -386,12 +386,17 @@ fn parse_span(hex: Option<&str>) -> Option<SpanId> {
     SpanId::from_hex(hex?.trim()).ok().filter(|id| *id != SpanId::INVALID)
 }
 
-fn random_trace_id() -> TraceId {
-    TraceId::from_bytes(rand::random::<u128>().max(1).to_be_bytes())
+/// A record outside any trace gets a trace of its own whose id is the record's: sent twice
+/// (live, then by `observers export`), it is the same span, which a backend keeps once.
+fn trace_id_of(record: &ChatCompletionRecord) -> TraceId {
+    TraceId::from_bytes(record.id.as_u128().max(1).to_be_bytes())
 }
 
-fn random_span_id() -> SpanId {
-    SpanId::from_bytes(rand::random::<u64>().max(1).to_be_bytes())
+/// The span id of a record that has none: the record id's last 8 bytes (random in a UUID v7),
+/// the same each time the record is sent.
+fn span_id_of(record: &ChatCompletionRecord) -> SpanId {
+    let low = record.id.as_u64_pair().1;
+    SpanId::from_bytes(low.max(1).to_be_bytes())
 }
 
 /// The request messages in the conventions' shape: `{role, parts: [...]}`.
@@ -515,6 +520,18 @@ mod tests {
 
     fn mapping(capture: bool, openinference: bool) -> Mapping {
         Mapping::new(None, Some("https://api.openai.com/v1"), capture, openinference)
+    }
+
+    #[test]
+    fn a_record_sent_twice_is_the_same_span_and_two_records_are_two() {
+        let m = mapping(false, false);
+        let (a, b) = (record(), record());
+        let (first, again, other) = (m.span(&a), m.span(&a), m.span(&b));
+        assert_eq!(first.span_context.trace_id(), again.span_context.trace_id());
+        assert_eq!(first.span_context.span_id(), again.span_context.span_id());
+        assert_ne!(first.span_context.trace_id(), other.span_context.trace_id());
+        assert_ne!(first.span_context.span_id(), other.span_context.span_id());
+        assert_eq!(first.span_context.trace_id().to_bytes(), a.id.as_u128().to_be_bytes());
     }
 
     #[test]

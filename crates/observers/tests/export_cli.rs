@@ -1,6 +1,6 @@
 //! `observers export --otlp` as users run it: the real binary backfills an existing
 //! `store.db` into a real Arize Phoenix, read back with Phoenix's own client. A collector that
-//! is down marks nothing; a rerun sends the rest and nothing twice.
+//! is down marks nothing; a rerun sends the rest, and a record sent twice is one span.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -118,6 +118,15 @@ async fn export_backfills_a_store_into_phoenix_resumably_and_never_twice() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let spans = tokio::task::spawn_blocking(move || Phoenix::shared().spans(project).unwrap()).await.unwrap();
     assert_eq!(record_ids(&spans), ids);
+
+    // Sent again whole (as after a crash between a page's flush and its mark): the same
+    // records are the same spans, which Phoenix keeps once.
+    duckdb::Connection::open(&db).unwrap().execute_batch("DELETE FROM otlp_exports").unwrap();
+    let resent = export(&db, &phoenix.base_url(), project);
+    assert!(String::from_utf8_lossy(&resent.stdout).contains("exported 20 records"), "{}", text(&resent));
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let spans = tokio::task::spawn_blocking(move || Phoenix::shared().spans(project).unwrap()).await.unwrap();
+    assert_eq!(record_ids(&spans), ids, "no span twice");
 
     // A store that does not exist is not created.
     let missing = export(&dir.path().join("nope.db"), &phoenix.base_url(), project);

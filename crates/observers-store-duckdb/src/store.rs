@@ -40,6 +40,8 @@ pub const DEFAULT_FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 /// Default cap on DuckDB's memory: its buffer cache would otherwise grow to 80% of the
 /// machine's RAM as the file grows, which a logging store has no business taking.
 pub const DEFAULT_MEMORY_LIMIT: &str = "512MB";
+/// Default number of threads DuckDB may use per statement (see [`DuckDbStoreBuilder::threads`]).
+pub const DEFAULT_THREADS: Option<usize> = Some(1);
 /// How long dropping the last handle waits for queued records to be written.
 pub const DROP_FLUSH_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -101,9 +103,18 @@ pub struct DuckDbStoreBuilder {
     max_batch: usize,
     flush_interval: Duration,
     memory_limit: String,
+    threads: Option<usize>,
 }
 
 impl DuckDbStoreBuilder {
+    /// How many threads DuckDB may use for one statement (default [`DEFAULT_THREADS`]: 1, as a
+    /// store mostly inserts small batches, where DuckDB's parallel machinery costs more CPU than
+    /// it saves). `None` lets DuckDB use every core, for large reads (`observers stats`).
+    pub fn threads(mut self, threads: Option<usize>) -> Self {
+        self.threads = threads.map(|n| n.max(1));
+        self
+    }
+
     /// Longest a record waits in memory for others before they are written together
     /// (default [`DEFAULT_FLUSH_INTERVAL`], 1 s). This is what a hard kill of the process
     /// (SIGKILL, power loss) can lose; a clean exit, [`Store::flush`] and [`Store::close`] write
@@ -135,7 +146,7 @@ impl DuckDbStoreBuilder {
 
     /// Opens (or creates) the database, applies migrations and starts the writer thread.
     pub fn open(self) -> Result<DuckDbStore> {
-        let mut conn = connect(&self.path, &self.memory_limit)?;
+        let mut conn = connect(&self.path, &self.memory_limit, self.threads)?;
         migrations::apply(&mut conn, &self.path)?;
         Writer::prepare(&conn)?;
         let counters = Arc::new(Counters::default());
@@ -159,8 +170,12 @@ impl DuckDbStoreBuilder {
 
 /// Opens the file so that DuckDB 1.5 tools (the `duckdb` CLI on PyPI) can read it too, and
 /// turns DuckDB's open errors into ones that say what to do.
-fn connect(path: &Path, memory_limit: &str) -> Result<Connection> {
-    let config = Config::default()
+fn connect(path: &Path, memory_limit: &str, threads: Option<usize>) -> Result<Connection> {
+    let mut config = Config::default();
+    if let Some(threads) = threads {
+        config = config.threads(i64::try_from(threads).unwrap_or(i64::MAX))?;
+    }
+    let config = config
         .max_memory(memory_limit)?
         // Large scans need not keep rows in insertion order; our reads order by id themselves.
         .with("preserve_insertion_order", "false")?
@@ -211,6 +226,7 @@ impl DuckDbStore {
             max_batch: DEFAULT_MAX_BATCH,
             flush_interval: DEFAULT_FLUSH_INTERVAL,
             memory_limit: DEFAULT_MEMORY_LIMIT.into(),
+            threads: DEFAULT_THREADS,
         }
     }
 

@@ -123,7 +123,8 @@ fn open_existing_with(db: &Path, memory_limit: &str) -> Result<DuckDbStore, Stri
             db.display()
         ));
     }
-    DuckDbStore::builder(db).memory_limit(memory_limit).open().map_err(|e| e.to_string())
+    // Every core: the commands scan the whole store, unlike an app's store, which inserts.
+    DuckDbStore::builder(db).memory_limit(memory_limit).threads(None).open().map_err(|e| e.to_string())
 }
 
 async fn execute(command: Command) -> Result<(), String> {

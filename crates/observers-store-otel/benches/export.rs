@@ -1,6 +1,6 @@
 //! What the OpenTelemetry store costs: `Store::add` per record against a store that only
-//! keeps records (the baseline), export throughput to a loopback OTLP/HTTP receiver (an axum
-//! endpoint that counts requests and bytes), and a wrapped client's call latency with the
+//! keeps records (the baseline), export throughput to a loopback OTLP/HTTP receiver (testkit's
+//! `OtlpSink`, which counts requests and bytes), and a wrapped client's call latency with the
 //! store against the bare client, all in one run.
 //!
 //! `cargo bench -p observers-store-otel --bench export`; `OBSERVERS_BENCH_SPANS` (default
@@ -8,18 +8,16 @@
 
 #![allow(clippy::unwrap_used, clippy::print_stdout, missing_docs)]
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use axum::routing::post;
-use observers_core::Fanout;
-use observers_core::{ChatCompletionRecord, Store, StoreStats};
+use observers_core::{ChatCompletionRecord, Fanout, Store, StoreStats};
 use observers_openai::{wrap_openai, ChatCompletionRequest, OpenAi};
 use observers_store_duckdb::DuckDbStore;
 use observers_store_otel::OtelStore;
 use observers_testkit::bench::{self, Latencies};
 use observers_testkit::openai::{MockOpenAi, Scenario};
+use observers_testkit::otlp::OtlpSink;
 use observers_testkit::records::{process_cpu, realistic};
 
 /// The baseline: a store that keeps records in memory.
@@ -43,29 +41,6 @@ impl Store for Keep {
     }
 }
 
-/// A loopback OTLP/HTTP receiver: counts requests and body bytes, answers an empty
-/// (valid) protobuf response.
-async fn receiver() -> (String, Arc<AtomicU64>, Arc<AtomicU64>) {
-    let requests = Arc::new(AtomicU64::new(0));
-    let bytes = Arc::new(AtomicU64::new(0));
-    let (r, b) = (requests.clone(), bytes.clone());
-    let app = axum::Router::new().route(
-        "/v1/traces",
-        post(move |body: axum::body::Bytes| {
-            let (r, b) = (r.clone(), b.clone());
-            async move {
-                r.fetch_add(1, Ordering::Relaxed);
-                b.fetch_add(body.len() as u64, Ordering::Relaxed);
-                ([("content-type", "application/x-protobuf")], Vec::<u8>::new())
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (format!("http://{addr}/v1/traces"), requests, bytes)
-}
-
 fn per_record_ns(took: Duration, n: usize) -> f64 {
     took.as_nanos() as f64 / n as f64
 }
@@ -76,7 +51,8 @@ fn main() {
     let calls = bench::calls(2000);
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let (endpoint, requests, bytes) = receiver().await;
+        let sink = OtlpSink::start().await.unwrap();
+        let endpoint = sink.url().to_string();
         let records: Vec<ChatCompletionRecord> = (0..spans).map(realistic).collect();
 
         // Store::add: the baseline store, then the OTel store (queue large enough to keep all).
@@ -120,8 +96,8 @@ fn main() {
         println!("| CPU per span (all threads), µs | {:.1} |", cpu.as_secs_f64() * 1e6 / spans as f64);
         println!(
             "| OTLP requests / MiB sent | {} / {:.1} |",
-            requests.load(Ordering::Relaxed),
-            bytes.load(Ordering::Relaxed) as f64 / (1024.0 * 1024.0)
+            sink.requests(),
+            sink.bytes() as f64 / (1024.0 * 1024.0)
         );
         println!("| exported / dropped | {exported} / {dropped} |");
 

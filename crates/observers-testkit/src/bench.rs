@@ -1,7 +1,87 @@
 //! What the latency benchmarks share: the ~1 KB request they all send, how many calls to
-//! make, and the row that sets a baseline's latencies beside the observed ones.
+//! make, the row that sets a baseline's latencies beside the observed ones, and the servers
+//! run in a child process so that their CPU is not counted with the client's.
 
+use std::io::{BufRead, BufReader, Lines, Write};
+use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::Duration;
+
+use crate::hub::FakeHub;
+use crate::openai::{MockOpenAi, Scenario};
+use crate::otlp::OtlpSink;
+
+const CHILD_VAR: &str = "OBSERVERS_BENCH_SERVERS";
+
+/// The mock OpenAI server (answering [`Scenario::Text`], not keeping requests), the fake Hub
+/// and an OTLP sink, served by a child process running the benchmark's own executable.
+///
+/// A benchmark's `main` first calls [`ChildServers::serve_if_child`] (which serves and
+/// returns `true` in the child), then [`ChildServers::start`].
+#[derive(Debug)]
+pub struct ChildServers {
+    child: Child,
+    /// The OpenAI-compatible base URL (`…/v1`).
+    pub openai: String,
+    /// The fake Hub's endpoint.
+    pub hub: String,
+    /// The OTLP/HTTP traces URL.
+    pub otlp: String,
+}
+
+impl ChildServers {
+    /// In the child process: serves until the parent closes stdin, then returns `true`.
+    /// Elsewhere: returns `false` at once.
+    ///
+    /// # Panics
+    /// A server could not start (a benchmark has nothing to measure then).
+    #[allow(clippy::unwrap_used, clippy::print_stdout)]
+    pub fn serve_if_child() -> bool {
+        if std::env::var_os(CHILD_VAR).is_none() {
+            return false;
+        }
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(async {
+            let openai = MockOpenAi::start_with(Scenario::Text).await.unwrap();
+            openai.set_recording(false);
+            let hub = FakeHub::start().await.unwrap();
+            let otlp = OtlpSink::start().await.unwrap();
+            println!("OPENAI {}", openai.base_url());
+            println!("HUB {}", hub.endpoint());
+            println!("OTLP {}", otlp.url());
+            std::io::stdout().flush().unwrap();
+            tokio::task::spawn_blocking(|| std::io::stdin().lines().count()).await.unwrap();
+        });
+        true
+    }
+
+    /// Starts the child and waits for its addresses.
+    ///
+    /// # Panics
+    /// The child could not start or did not say where it serves.
+    #[allow(clippy::unwrap_used)]
+    pub fn start() -> ChildServers {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .env(CHILD_VAR, "1")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines: Lines<BufReader<ChildStdout>> = BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut url = |prefix: &str| {
+            let line = lines.next().unwrap().unwrap();
+            line.strip_prefix(prefix).unwrap_or_else(|| panic!("expected {prefix}…, got {line}")).to_string()
+        };
+        let (openai, hub, otlp) = (url("OPENAI "), url("HUB "), url("OTLP "));
+        ChildServers { child, openai, hub, otlp }
+    }
+}
+
+impl Drop for ChildServers {
+    fn drop(&mut self) {
+        drop(self.child.stdin.take());
+        let _ = self.child.wait();
+    }
+}
 
 /// The system prompt of the benchmarks' request (sent 10 times over).
 pub const SYSTEM_PROMPT: &str = "You are a helpful assistant. ";

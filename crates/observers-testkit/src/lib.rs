@@ -41,6 +41,7 @@
 pub mod bench;
 pub mod hub;
 pub mod openai;
+pub mod otlp;
 pub mod phoenix;
 pub mod records;
 pub mod tools;

@@ -13,32 +13,14 @@
 
 #![allow(clippy::unwrap_used, clippy::print_stdout, missing_docs)]
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use observers::hf::HubStore;
 use observers::{wrap_openai, ChatCompletionRequest, ChatMessage, DuckDbStore, OpenAi, Store};
-use observers_testkit::hub::{self as fake, FakeHub};
-use observers_testkit::openai::{MockOpenAi, Scenario};
+use observers_testkit::bench::ChildServers;
+use observers_testkit::hub as fake;
 use observers_testkit::records::process_cpu;
-
-const SERVERS: &str = "OBSERVERS_BENCH_SERVERS";
-
-/// The child process: the mock OpenAI server and the fake Hub, until stdin closes.
-fn serve() {
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        let openai = MockOpenAi::start_with(Scenario::Text).await.unwrap();
-        openai.set_recording(false);
-        let hub = FakeHub::start().await.unwrap();
-        println!("OPENAI {}", openai.base_url());
-        println!("HUB {}", hub.endpoint());
-        std::io::stdout().flush().unwrap();
-        tokio::task::spawn_blocking(|| std::io::stdin().lines().count()).await.unwrap();
-    });
-}
 
 fn request(i: usize) -> ChatCompletionRequest {
     ChatCompletionRequest::new("gpt-4o-mini")
@@ -111,21 +93,13 @@ async fn run(
 }
 
 fn main() {
-    if std::env::var_os(SERVERS).is_some() {
-        serve();
+    if ChildServers::serve_if_child() {
         return;
     }
     let scale: f64 =
         std::env::var("OBSERVERS_BENCH_SECONDS").ok().and_then(|v| v.parse().ok()).unwrap_or(1.0);
-    let mut child = Command::new(std::env::current_exe().unwrap())
-        .env(SERVERS, "1")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut url = |prefix: &str| lines.next().unwrap().unwrap().strip_prefix(prefix).unwrap().to_string();
-    let (openai_url, hub_url) = (url("OPENAI "), url("HUB "));
+    let servers = ChildServers::start();
+    let (openai_url, hub_url) = (servers.openai.clone(), servers.hub.clone());
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
@@ -133,7 +107,7 @@ fn main() {
         let bare = OpenAi::builder().base_url(&openai_url).api_key("sk-bench").build().unwrap();
         let duckdb = DuckDbStore::open(dir.path().join("store.db")).unwrap();
         let hub = HubStore::builder()
-            .repo_id("bench/cpu")
+            .repo_id(format!("{}/bench-cpu", fake::USER))
             .endpoint(&hub_url)
             .token(fake::WRITE_TOKEN)
             .folder(dir.path().join("shards"))
@@ -184,6 +158,5 @@ fn main() {
         duckdb.close().await.unwrap();
         hub.close().await.unwrap();
     });
-    drop(child.stdin.take());
-    let _ = child.wait();
+    drop(servers);
 }

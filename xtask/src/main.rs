@@ -6,7 +6,8 @@
 //!   example, the tests.
 //! - `cargo xtask audit`: cargo-deny's checks, advisories included, against the RustSec
 //!   database snapshot in `xtask/advisory-db/` (see the `audit` module).
-//! - `cargo xtask bench`: the benchmarks, in release mode.
+//! - `cargo xtask bench [--compare]`: the benchmarks, in release mode (`--compare`: side by
+//!   side with Python observers).
 //! - `cargo xtask fuzz [--cases N]`: the fuzz targets (proptests named `fuzz_*`) for N cases
 //!   each (default 50,000; the test suite runs 256).
 //! - `cargo xtask sync --repo owner/name`: push `./store.db` to a Hub dataset, and
@@ -70,6 +71,10 @@ enum Task {
     },
     /// Run the benchmarks (release build) and print their figures.
     Bench {
+        /// Instead, the side-by-side comparison with Python observers and the official
+        /// `openai` SDK (installed first in a venv from xtask/compare/requirements.txt).
+        #[arg(long)]
+        compare: bool,
         /// Extra arguments for the benchmarks (e.g. a benchmark name filter).
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
@@ -90,7 +95,7 @@ fn main() -> ExitCode {
         Task::Ci => ci(),
         Task::Fuzz { cases } => fuzz(cases),
         Task::Audit { args } => audit::audit(&args),
-        Task::Bench { args } => bench(&args),
+        Task::Bench { compare, args } => bench(compare, &args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -135,7 +140,13 @@ fn run(command: &mut Command) -> Result {
 fn python_venv() -> Result<PathBuf> {
     let venv =
         env::var_os("OBSERVERS_VENV").map(PathBuf::from).unwrap_or_else(|| target_dir().join("py-venv"));
-    let requirements = project_root().join("xtask/requirements.txt");
+    venv_with(venv, "xtask/requirements.txt")
+}
+
+/// The venv at `venv` holding the packages of `requirements` (a path in the repository);
+/// created or updated when they change.
+fn venv_with(venv: PathBuf, requirements: &str) -> Result<PathBuf> {
+    let requirements = project_root().join(requirements);
     let wanted =
         std::fs::read_to_string(&requirements).map_err(|e| format!("{}: {e}", requirements.display()))?;
     let stamp = venv.join(".observers-requirements");
@@ -257,9 +268,16 @@ fn fuzz(cases: u32) -> Result {
 
 /// Runs every benchmark (release), echoing their output, then prints their result rows as one
 /// table and writes them to `<target>/bench/results.json`.
-fn bench(args: &[String]) -> Result {
+fn bench(compare: bool, args: &[String]) -> Result {
     let mut command = cargo();
-    command.args(["bench", "--workspace", "--all-features", "--benches"]);
+    if compare {
+        let venv = venv_with(target_dir().join("compare-venv"), "xtask/compare/requirements.txt")?;
+        command
+            .args(["bench", "--workspace", "--all-features", "--bench", "compare"])
+            .env("OBSERVERS_COMPARE_PYTHON", venv.join("bin/python"));
+    } else {
+        command.args(["bench", "--workspace", "--all-features", "--benches"]);
+    }
     if !args.is_empty() {
         command.arg("--").args(args);
     }
@@ -300,16 +318,16 @@ fn bench(args: &[String]) -> Result {
     }
     // Keyed by the bench's name (the title's part before `:`), so a figure can be followed
     // from run to run; see CONTRIBUTING.md.
-    let json: serde_json::Map<String, serde_json::Value> = results
-        .iter()
-        .map(|(title, lines)| {
-            let (name, what) = title.split_once(':').unwrap_or((title, ""));
-            (name.to_string(), serde_json::json!({"title": what.trim(), "lines": lines}))
-        })
-        .collect();
+    // Merged into what earlier runs wrote, so `--compare` or a filtered run keeps the rest.
     let dir = target_dir().join("bench");
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let path = dir.join("results.json");
+    let mut json: serde_json::Map<String, serde_json::Value> =
+        std::fs::read(&path).ok().and_then(|bytes| serde_json::from_slice(&bytes).ok()).unwrap_or_default();
+    for (title, lines) in &results {
+        let (name, what) = title.split_once(':').unwrap_or((title, ""));
+        json.insert(name.to_string(), serde_json::json!({"title": what.trim(), "lines": lines}));
+    }
     std::fs::write(&path, serde_json::to_string_pretty(&json).unwrap_or_default())
         .map_err(|e| format!("{}: {e}", path.display()))?;
     eprintln!("xtask: results written to {}", path.display());

@@ -4,6 +4,10 @@
 //! manager holds (its cache, which grows to its cap by design) and the rest, which must stay
 //! flat.
 //!
+//! Then the memory an application pays for observing: the same calls made by the same app
+//! without observers (the bare client, in a child process of its own), peak RSS against peak
+//! RSS, with DuckDB's share of the difference apart.
+//!
 //! `OBSERVERS_BENCH_CALLS=1000000 cargo bench -p observers --bench soak` (or `cargo xtask
 //! bench`; default 100,000 calls). CI runs a 10,000-call version as a test.
 
@@ -18,10 +22,55 @@ use observers_testkit::openai::{MockOpenAi, Scenario};
 use observers_testkit::records::rss_mib;
 
 const CALLERS: usize = 64;
+/// Set in the child process that makes the calls without observers.
+const BARE_VAR: &str = "OBSERVERS_SOAK_BARE";
+
+/// The app without observers: the same calls from the same callers with the bare client;
+/// prints its peak RSS.
+fn bare_app(calls: usize) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let server = MockOpenAi::start_with(Scenario::Text).await.unwrap();
+        server.set_recording(false);
+        let client = OpenAi::builder().base_url(server.base_url()).build().unwrap();
+        let callers: Vec<_> = (0..CALLERS)
+            .map(|caller| {
+                let client = client.clone();
+                tokio::spawn(async move {
+                    for n in (caller..calls).step_by(CALLERS) {
+                        let request = ChatCompletionRequest::new("gpt-4o-mini")
+                            .message(ChatMessage::user(format!("call {n}")));
+                        client.chat().completions().create(request).await.unwrap();
+                    }
+                })
+            })
+            .collect();
+        for caller in callers {
+            caller.await.unwrap();
+        }
+    });
+    println!("PEAK {}", rss_mib().1);
+}
+
+/// The bare app's peak RSS in MiB, from a child process.
+fn bare_peak(calls: usize) -> f64 {
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .env(BARE_VAR, "1")
+        .env("OBSERVERS_BENCH_CALLS", calls.to_string())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    text.lines().find_map(|l| l.strip_prefix("PEAK ")).and_then(|v| v.trim().parse().ok()).unwrap()
+}
 
 fn main() {
     let calls: usize =
         std::env::var("OBSERVERS_BENCH_CALLS").ok().and_then(|v| v.parse().ok()).unwrap_or(100_000);
+    if std::env::var_os(BARE_VAR).is_some() {
+        bare_app(calls);
+        return;
+    }
+    let bare = bare_peak(calls);
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let server = MockOpenAi::start_with(Scenario::Text).await.unwrap();
@@ -69,6 +118,13 @@ fn main() {
             println!("| {finished} | {rss:.0} | {duckdb:.0} | {:.0} |", rss - duckdb);
         }
         println!("{:.0} calls/s, {rows} rows, 0 errors", calls as f64 / elapsed.as_secs_f64());
+        let duckdb = duckdb_mib(&store).await;
+        let observed = rss_mib().1;
+        println!(
+            "peak RSS: app without observers {bare:.0} MiB, with observers and DuckDB {observed:.0} MiB: {:+.0} MiB, of which DuckDB's buffers {duckdb:.0} MiB (capped at 512 MB), the rest {:+.0} MiB",
+            observed - bare,
+            observed - bare - duckdb
+        );
     });
 }
 

@@ -107,9 +107,10 @@ pub struct DuckDbStoreBuilder {
 }
 
 impl DuckDbStoreBuilder {
-    /// How many threads DuckDB may use for one statement (default [`DEFAULT_THREADS`]: 1, as a
-    /// store mostly inserts small batches, where DuckDB's parallel machinery costs more CPU than
-    /// it saves). `None` lets DuckDB use every core, for large reads (`observers stats`).
+    /// How many threads DuckDB may use for one statement (default [`DEFAULT_THREADS`]: 1: a
+    /// store mostly inserts small groups, which gain nothing from more threads, and a logging
+    /// store should not take every core of the app for a query). `None` lets DuckDB use every
+    /// core, for large reads (`observers stats` does).
     pub fn threads(mut self, threads: Option<usize>) -> Self {
         self.threads = threads.map(|n| n.max(1));
         self

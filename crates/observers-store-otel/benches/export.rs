@@ -8,38 +8,16 @@
 
 #![allow(clippy::unwrap_used, clippy::print_stdout, missing_docs)]
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use observers_core::{ChatCompletionRecord, Fanout, Store, StoreStats};
+use observers_core::{ChatCompletionRecord, Fanout, Store};
 use observers_openai::{wrap_openai, ChatCompletionRequest, OpenAi};
 use observers_store_duckdb::DuckDbStore;
 use observers_store_otel::OtelStore;
 use observers_testkit::bench::{self, Latencies};
 use observers_testkit::openai::{MockOpenAi, Scenario};
 use observers_testkit::otlp::OtlpSink;
-use observers_testkit::records::{process_cpu, realistic};
-
-/// The baseline: a store that keeps records in memory.
-#[derive(Debug, Clone, Default)]
-struct Keep(Arc<Mutex<Vec<ChatCompletionRecord>>>);
-
-#[async_trait::async_trait]
-impl Store for Keep {
-    async fn add(&self, record: ChatCompletionRecord) -> observers_core::Result<()> {
-        self.0.lock().unwrap().push(record);
-        Ok(())
-    }
-    async fn flush(&self) -> observers_core::Result<()> {
-        Ok(())
-    }
-    async fn close(&self) -> observers_core::Result<()> {
-        Ok(())
-    }
-    fn stats(&self) -> StoreStats {
-        StoreStats::default()
-    }
-}
+use observers_testkit::records::{process_cpu, realistic, KeptStore};
 
 fn per_record_ns(took: Duration, n: usize) -> f64 {
     took.as_nanos() as f64 / n as f64
@@ -56,7 +34,7 @@ fn main() {
         let records: Vec<ChatCompletionRecord> = (0..spans).map(realistic).collect();
 
         // Store::add: the baseline store, then the OTel store (queue large enough to keep all).
-        let keep = Keep::default();
+        let keep = KeptStore::default();
         let cloned: Vec<ChatCompletionRecord> = records.clone();
         let started = Instant::now();
         for record in cloned {

@@ -3,7 +3,9 @@
 //! well), deterministic for a given index. Also the process measurements benchmarks report.
 
 use observers_core::serde_json::{json, value::RawValue};
-use observers_core::{ChatCompletionRecord, Message};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use observers_core::{ChatCompletionRecord, Message, Store, StoreStats};
 
 const WORDS: [&str; 16] = [
     "observability",
@@ -73,4 +75,33 @@ pub fn rss_mib() -> (f64, f64) {
 pub fn process_cpu() -> std::time::Duration {
     let t = rustix::time::clock_gettime(rustix::time::ClockId::ProcessCPUTime);
     std::time::Duration::new(u64::try_from(t.tv_sec).unwrap_or(0), u32::try_from(t.tv_nsec).unwrap_or(0))
+}
+
+/// A store that keeps every record it is given, in order, in memory: a baseline for benches
+/// and a record of what a wrapped client produced, for tests to compare with.
+#[derive(Debug, Clone, Default)]
+pub struct KeptStore(Arc<Mutex<Vec<ChatCompletionRecord>>>);
+
+impl KeptStore {
+    /// The records kept so far.
+    pub fn records(&self) -> Vec<ChatCompletionRecord> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for KeptStore {
+    async fn add(&self, record: ChatCompletionRecord) -> observers_core::Result<()> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).push(record);
+        Ok(())
+    }
+    async fn flush(&self) -> observers_core::Result<()> {
+        Ok(())
+    }
+    async fn close(&self) -> observers_core::Result<()> {
+        Ok(())
+    }
+    fn stats(&self) -> StoreStats {
+        StoreStats { written: self.0.lock().unwrap_or_else(PoisonError::into_inner).len() as u64, failed: 0 }
+    }
 }

@@ -3,39 +3,13 @@
 
 #![allow(dead_code, unreachable_pub)]
 
-use std::sync::{Arc, Mutex};
-
-use observers_core::{ChatCompletionRecord, Fanout, Store, StoreStats};
+use observers_core::Fanout;
 use observers_openai::{wrap_openai_with, OpenAi, WrapOptions};
 use observers_store_otel::OtelStore;
 use observers_testkit::openai::MockOpenAi;
 
-/// Keeps every record, in order.
-#[derive(Debug, Clone, Default)]
-pub struct Kept(pub Arc<Mutex<Vec<ChatCompletionRecord>>>);
-
-#[async_trait::async_trait]
-impl Store for Kept {
-    async fn add(&self, record: ChatCompletionRecord) -> observers_core::Result<()> {
-        self.0.lock().unwrap().push(record);
-        Ok(())
-    }
-    async fn flush(&self) -> observers_core::Result<()> {
-        Ok(())
-    }
-    async fn close(&self) -> observers_core::Result<()> {
-        Ok(())
-    }
-    fn stats(&self) -> StoreStats {
-        StoreStats::default()
-    }
-}
-
-impl Kept {
-    pub fn records(&self) -> Vec<ChatCompletionRecord> {
-        self.0.lock().unwrap().clone()
-    }
-}
+/// Keeps every record, in order (testkit's).
+pub type Kept = observers_testkit::records::KeptStore;
 
 /// The client wrapped to record in `otel` and in the returned [`Kept`], both at once.
 pub fn wrapped(server: &MockOpenAi, otel: &OtelStore) -> (OpenAi, Kept) {

@@ -63,6 +63,10 @@ pub const DROP_FLUSH_TIMEOUT: Duration = Duration::from_secs(60);
 /// A clean exit loses nothing: [`close`](Store::close), and the drop of the last handle, write
 /// everything queued.
 ///
+/// The table has no primary key: DuckDB would keep it as an index rewritten at every
+/// checkpoint, a cost that grows with the store. Record ids are UUIDv7s, unique as made; a
+/// record added twice is stored twice.
+///
 /// # Example
 /// ```
 /// use observers_store_duckdb::DuckDbStore;

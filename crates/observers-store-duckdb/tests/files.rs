@@ -30,7 +30,13 @@ async fn migrations_run_once_and_reopening_applies_nothing() {
         duckdb_sql(&path, "SELECT version || ':' || migration_name FROM schema_version ORDER BY version");
     assert_eq!(
         versions,
-        ["1:create_openai_records", "2:hub_sync_shards", "3:usage_details_identity_trace", "4:otlp_exports"]
+        [
+            "1:create_openai_records",
+            "2:hub_sync_shards",
+            "3:usage_details_identity_trace",
+            "4:otlp_exports",
+            "5:records_without_primary_key"
+        ]
     );
 }
 
@@ -69,6 +75,14 @@ async fn a_store_of_the_previous_schema_is_upgraded_in_place() {
     let new = rows.iter().find(|r| r.id == record.id).unwrap();
     assert_eq!(serde_json::to_value(new).unwrap(), serde_json::to_value(&record).unwrap());
     store.close().await.unwrap();
+    // The upgraded table has no primary key (an index DuckDB rewrites at every checkpoint),
+    // and still refuses a row without an id or a timestamp.
+    let constraints = duckdb_sql(
+        &path,
+        "SELECT constraint_type || ':' || list_string_agg(constraint_column_names) FROM duckdb_constraints()
+         WHERE table_name = 'openai_records' GROUP BY ALL ORDER BY 1",
+    );
+    assert_eq!(constraints, ["NOT NULL:id", "NOT NULL:timestamp"]);
 }
 
 #[tokio::test]
@@ -126,10 +140,10 @@ fn a_newer_schema_is_refused_not_downgraded() {
             .unwrap();
     }
     let err = DuckDbStore::open(&path).unwrap_err();
-    assert!(matches!(err, Error::SchemaTooNew { found: 99, supported: 4, .. }), "{err}");
+    assert!(matches!(err, Error::SchemaTooNew { found: 99, supported: 5, .. }), "{err}");
     assert!(err.to_string().contains("upgrade observers"), "{err}");
     let versions = duckdb_sql(&path, "SELECT CAST(version AS VARCHAR) FROM schema_version ORDER BY version");
-    assert_eq!(versions, ["1", "2", "3", "4", "99"]);
+    assert_eq!(versions, ["1", "2", "3", "4", "5", "99"]);
 }
 
 #[test]

@@ -173,24 +173,6 @@ async fn add_after_close_is_an_error_and_close_is_idempotent() {
 }
 
 #[tokio::test]
-async fn a_failing_record_is_counted_and_the_rest_of_the_batch_lands() {
-    let store = DuckDbStore::open(":memory:").unwrap();
-    let first = record(1);
-    store.add(first.clone()).await.unwrap();
-    store.flush().await.unwrap();
-    // A duplicate id violates the primary key: only that record fails.
-    let mut batch: Vec<_> = (2..50).map(record).collect();
-    batch.insert(10, first.clone());
-    for r in batch {
-        store.add(r).await.unwrap();
-    }
-    store.flush().await.unwrap();
-    assert_eq!(store.count().await.unwrap(), 49);
-    assert_eq!(store.stats().failed, 1);
-    assert_eq!(store.stats().written, 49);
-}
-
-#[tokio::test]
 async fn unsynced_pages_in_time_order_and_mark_synced_updates_exactly_those() {
     let store = DuckDbStore::open(":memory:").unwrap();
     let records: Vec<_> = (0..25).map(record).collect();

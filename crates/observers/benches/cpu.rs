@@ -8,6 +8,9 @@
 //! task, so a slow call does not delay the next); CPU is read before the first and after
 //! the store has written the last (`flush`). Reports µs per call and the difference.
 //!
+//! The DuckDB store already holds [`PREFILLED`] rows, as a store in use for a while does: a cost
+//! that grows with the store (as a primary key's index did) shows here, not on an empty file.
+//!
 //! `cargo bench -p observers --bench cpu` (or `cargo xtask bench`); `OBSERVERS_BENCH_SECONDS`
 //! scales the run length (default 1.0).
 
@@ -20,7 +23,10 @@ use observers::hf::HubStore;
 use observers::{wrap_openai, ChatCompletionRequest, ChatMessage, DuckDbStore, OpenAi, Store};
 use observers_testkit::bench::ChildServers;
 use observers_testkit::hub as fake;
-use observers_testkit::records::process_cpu;
+use observers_testkit::records::{process_cpu, realistic};
+
+/// Rows in the DuckDB store before the first measured call.
+const PREFILLED: usize = 100_000;
 
 fn request(i: usize) -> ChatCompletionRequest {
     ChatCompletionRequest::new("gpt-4o-mini")
@@ -106,6 +112,10 @@ fn main() {
         let dir = tempfile::tempdir().unwrap();
         let bare = OpenAi::builder().base_url(&openai_url).api_key("sk-bench").build().unwrap();
         let duckdb = DuckDbStore::open(dir.path().join("store.db")).unwrap();
+        for i in 0..PREFILLED {
+            duckdb.add(realistic(i)).await.unwrap();
+        }
+        duckdb.flush().await.unwrap();
         let hub = HubStore::builder()
             .repo_id(format!("{}/bench-cpu", fake::USER))
             .endpoint(&hub_url)
@@ -123,7 +133,7 @@ fn main() {
         duckdb.flush().await.unwrap();
 
         println!(
-            "cpu: process CPU per call (µs, every thread), steady rates, mock server in another process"
+            "cpu: process CPU per call (µs, every thread), steady rates, mock server in another process, DuckDB store holding {PREFILLED} rows"
         );
         println!("| calls/s | call | bare | DuckDB | added | Hub | added | calls/s reached |");
         println!("|---|---|---|---|---|---|---|---|");

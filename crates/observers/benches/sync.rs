@@ -92,6 +92,11 @@ fn main() {
             field(&synced, "push"),
             field(&synced, "mark"),
         );
+        println!(
+            "store open {:.2} s; a second sync of the unchanged store {:.2} s",
+            field(&synced, "open"),
+            field(&synced, "again")
+        );
     });
 }
 
@@ -150,7 +155,9 @@ fn baseline(db: &Path) {
 
 /// Child: the sync, as `observers sync --repo tester/bench` runs it.
 async fn sync(db: &Path, endpoint: &str) {
+    let opening = Instant::now();
     let store = open_like_the_cli(db);
+    println!("open {}", opening.elapsed().as_secs_f64());
     println!("start_mib {}", rss_mib().0);
     let out = tempfile::tempdir().unwrap();
     let options = SyncOptions {
@@ -179,6 +186,11 @@ async fn sync(db: &Path, endpoint: &str) {
     println!("rows {}", report.rows);
     println!("shards {}", report.shards);
     println!("assign {assign}\nwrite {}\npush {}\nmark {}", write - assign, push - write, elapsed - push);
+    // A second sync of the unchanged store: it should find nothing to do, quickly.
+    let again = Instant::now();
+    let report = sync_to_hub(&store, &options, |_| {}).await.unwrap();
+    assert_eq!(report.rows, 0, "a second sync sent rows again");
+    println!("again {}", again.elapsed().as_secs_f64());
 }
 
 /// Average JSON size of a record and the store file's size, for the report.

@@ -35,6 +35,10 @@ CREATE TABLE openai_records_v5 (
     span_id VARCHAR,
     parent_span_id VARCHAR
 );
+-- The store's connection does not preserve insertion order (for its scans); the copy must,
+-- so that id ranges stay apart in the file and reads by id range skip what they do not need.
+SET SESSION preserve_insertion_order = true;
 INSERT INTO openai_records_v5 SELECT * FROM openai_records;
+RESET SESSION preserve_insertion_order;
 DROP TABLE openai_records;
 ALTER TABLE openai_records_v5 RENAME TO openai_records;
